@@ -1,0 +1,70 @@
+"""The `dgm` command line. Each command group lives in `dgm/commands/` and registers itself."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="dgm: grow, evaluate and browse archives of self-modifying coding agents.",
+)
+err = Console(stderr=True)
+
+
+@app.command()
+def version() -> None:
+    """Print the dgm version."""
+    from dgm import __version__
+
+    print(__version__)
+
+
+# One module per command group; each defines `register(app)`.
+COMMAND_MODULES = [
+    "sandbox_cmd",
+    "archive_cmd",
+    "simulate_cmd",
+    "eval_cmd",
+    "run_cmd",
+    "views_cmd",
+]
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"dgm.commands.{_name}")
+    except ModuleNotFoundError as exc:  # a command group not built yet
+        if exc.name != f"dgm.commands.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    """Entry point: run the app, turning our errors into one line and an exit code."""
+    try:
+        rv = app(standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/red]")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary where errors become exit codes
+        code = getattr(exc, "exit_code", None)
+        if isinstance(code, int):
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(code)
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,1 @@
+"""Docker sandboxes: image build, sessions with limits, file transfer, clean-up."""

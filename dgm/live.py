@@ -1,0 +1,91 @@
+"""The Rich live view of a run: nodes, best score, budget use, cost, work in flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+
+class LiveView:
+    """Told by the scheduler when jobs start and finish; redraws a small dashboard."""
+
+    def __init__(self, console: Console, run_name: str, config, archive, tree, gateway):
+        self.console, self.run_name, self.config = console, run_name, config
+        self.archive, self.tree, self.gateway = archive, tree, gateway
+        self.events: deque[str] = deque(maxlen=8)
+        self.in_flight: dict[int, str] = {}
+        self.started_at = time.monotonic()
+        self._lock = threading.Lock()
+        self._live = Live(console=console, refresh_per_second=4, get_renderable=self.render)
+
+    def __enter__(self) -> LiveView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._live.__exit__(*exc)
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.events.append(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {text}")
+
+    def started(self, job) -> None:
+        what = f"expand {job.node}" if job.kind == "expand" else f"eval {job.node} on {job.task}"
+        with self._lock:
+            self.in_flight[id(job)] = what
+
+    def finished(self, job, result) -> None:
+        with self._lock:
+            self.in_flight.pop(id(job), None)
+        if job.kind == "expand":
+            verdict = "valid" if result.valid else f"[red]invalid[/red]: {result.reason}"
+            self.note(f"expansion {result.index} of node {job.node} ({result.entry}): {verdict}")
+        else:
+            r = result.result
+            colour = {"resolved": "green", "error": "red"}.get(str(r.outcome), "yellow")
+            self.note(f"node {job.node} on {job.task}: [{colour}]{r.outcome}[/{colour}]")
+
+    def render(self) -> Panel:
+        t = self.tree
+        b = self.config.budget
+        stats = Table.grid(padding=(0, 2))
+        stats.add_column(style="bold")
+        stats.add_column()
+        n = t.n_nodes
+        invalid = int((t.status[:n] == 2).sum()) if hasattr(t, "status") else 0
+        stats.add_row("nodes", f"{n} ({invalid} invalid)")
+        stats.add_row("evaluations", f"{t.n_evals}" + (f" / {b.evals}" if b.evals else ""))
+        best, s, trials = _best(t)
+        if best is not None:
+            stats.add_row("best (own score)", f"node {best}: {s}/{trials}")
+        _, _, cost = self.archive.fm_totals()
+        dollars = f"${cost:.4f}" + (f" / ${b.dollars:.2f}" if b.dollars else "")
+        if self.config.model.startswith("sim"):
+            dollars += " (sim: fake price)"
+        stats.add_row("FM cost", dollars)
+        stats.add_row("elapsed", f"{time.monotonic() - self.started_at:.0f} s")
+        with self._lock:
+            flight = "\n".join(self.in_flight.values()) or "-"
+            events = "\n".join(self.events) or "-"
+        stats.add_row("in flight", flight)
+        title = f"dgm run {self.run_name} · {self.config.policy} · {self.config.model}"
+        return Panel(Group(stats, Panel(events, title="events", border_style="dim")), title=title)
+
+
+def _best(tree) -> tuple[int | None, int, int]:
+    """The node with the best own posterior mean (Beta(1+s, 1+f)) among evaluated nodes."""
+    n = tree.n_nodes
+    trials = tree.own_n[:n]
+    if not trials.any():
+        return None, 0, 0
+    mean = (tree.own_s[:n] + 1) / (trials + 2)
+    mean[trials == 0] = -1
+    i = int(mean.argmax())
+    return i, int(tree.own_s[i]), int(trials[i])

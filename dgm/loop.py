@@ -1,0 +1,328 @@
+"""The scheduler: one thread decides, N worker threads expand and evaluate.
+
+The policy answers "what next" from an in-memory `TreeState` that mirrors the archive. Every
+result is committed to the archive (and the loop state saved) on this thread before the next
+decision, so a killed run resumes from exactly what was committed: work that was in flight is
+re-queued, the policy's RNG state restored.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from dgm.config import RunConfig
+from dgm.errors import DgmError
+from dgm.policies import ActionResult, Evaluate, Expand, Stop, TreeState, Wait
+from dgm.workbench import Evaluation, Expansion, Workbench
+
+STATE_KEY = "loop"
+MAX_FAILURES = 3
+
+
+class LoopError(DgmError):
+    """The run cannot go on (jobs keep failing for reasons outside the agents)."""
+
+    exit_code = 1
+
+
+@dataclass
+class Job:
+    """One unit of work for a worker: an evaluation of one task, or one expansion."""
+
+    group: int
+    kind: str  # "evaluate" | "expand"
+    node: int
+    task: str | None = None
+    index: int = 0  # expansion index, or evaluation attempt
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class Group:
+    """The jobs of one policy action; the policy is told when all are done."""
+
+    action: Any
+    jobs: list[Job]
+    successes: dict[str, bool] = field(default_factory=dict)
+    child: int | None = None
+    child_valid: bool = False
+
+
+class Scheduler:
+    def __init__(self, config: RunConfig, archive, tree: TreeState, policy, bench: Workbench,
+                 gateway, view=None, on_abort=None):  # fmt: skip
+        self.config, self.archive, self.tree, self.policy = config, archive, tree, policy
+        self.bench, self.gateway, self.view = bench, gateway, view
+        self.on_abort = on_abort
+        state = archive.get_state(STATE_KEY) or {}
+        self.expansions = int(state.get("expansions", 0))
+        self.elapsed_before = float(state.get("elapsed", 0.0))
+        self.next_group = int(state.get("next_group", 0))
+        self.groups: dict[int, Group] = {}
+        self.pending_jobs: list[Job] = []
+        self.futures: dict[Future, Job] = {}
+        self.started = time.monotonic()
+        self.stop_reason: str | None = None
+        self.failures = 0
+        if "policy" in state:
+            policy.load_state_dict(state["policy"])
+        # An expansion committed just before a kill must not run again on resume.
+        self.committed_expansions = {
+            n.meta["expansion"]: n for n in archive.nodes() if "expansion" in n.meta
+        }
+        for g in state.get("groups", []):
+            self._restore_group(g)
+
+    # -- persistence -----------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def save(self) -> None:
+        groups = [
+            {
+                "id": gid,
+                "action": _action_to_dict(g.action),
+                "jobs": [j.to_dict() for j in g.jobs],
+                "successes": g.successes,
+            }
+            for gid, g in self.groups.items()
+        ]
+        self.archive.put_state(
+            STATE_KEY,
+            {
+                "expansions": self.expansions,
+                "elapsed": self.elapsed(),
+                "next_group": self.next_group,
+                "policy": self.policy.state_dict(),
+                "groups": groups,
+            },
+        )
+
+    def _restore_group(self, g: dict[str, Any]) -> None:
+        action = _action_from_dict(g["action"])
+        group = Group(action, [], dict(g.get("successes", {})))
+        self.groups[g["id"]] = group
+        done = self.archive.evaluated_tasks
+        for jd in g["jobs"]:
+            job = Job(**jd)
+            if job.kind == "evaluate" and job.task in done(job.node):
+                continue  # committed just before the kill
+            if job.kind == "expand" and job.index in self.committed_expansions:
+                child = self.committed_expansions[job.index]
+                group.child, group.child_valid = child.id, child.status == "valid"
+                continue
+            group.jobs.append(job)
+            self.pending_jobs.append(job)
+            self._mark(job, +1)
+        if not group.jobs:
+            self._finish_group(g["id"])
+
+    # -- budgets ---------------------------------------------------------------------------
+    def evals_used(self) -> int:
+        return int(self.tree.n_evals)
+
+    def evals_in_flight(self) -> int:
+        jobs = [j for g in self.groups.values() for j in g.jobs]
+        return sum(1 for j in jobs if j.kind == "evaluate")
+
+    def budget_reason(self) -> str | None:
+        b = self.config.budget
+        if b.evals is not None and self.evals_used() + self.evals_in_flight() >= b.evals:
+            return f"evaluation budget reached ({b.evals})"
+        if b.expansions is not None and self.expansions >= b.expansions:
+            return f"expansion budget reached ({b.expansions})"
+        if self.gateway.exhausted:
+            return "FM budget reached"
+        if b.wall_seconds is not None and self.elapsed() >= b.wall_seconds:
+            return f"wall-time budget reached ({b.wall_seconds:.0f} s)"
+        return None
+
+    def update_budget(self) -> None:
+        b = self.config.budget
+        spent = [self.evals_used() / b.evals if b.evals else 0.0]
+        if b.expansions:
+            spent.append(self.expansions / b.expansions)
+        if b.wall_seconds:
+            spent.append(self.elapsed() / b.wall_seconds)
+        self.tree.set_budget_fraction(min(1.0, max(spent)))
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self) -> str:
+        with ThreadPoolExecutor(self.config.workers, thread_name_prefix="dgm-worker") as pool:
+            self.pool = pool
+            try:
+                self._loop()
+            except BaseException:  # Ctrl-C or a bug: keep what is committed, stop the rest
+                pool.shutdown(wait=False, cancel_futures=True)
+                self.save()
+                if self.on_abort:
+                    self.on_abort()  # removes the run's containers so workers end at once
+                raise
+            if self.config.on_stop == "abandon":
+                pool.shutdown(wait=False, cancel_futures=True)
+                if self.on_abort:
+                    self.on_abort()
+            else:
+                while self.futures:
+                    self._collect(block=True)
+        self.save()
+        return self.stop_reason or "stopped"
+
+    def _loop(self) -> None:
+        while True:
+            self._collect(block=False)
+            self._submit_pending()
+            self.update_budget()
+            reason = self.budget_reason()
+            if reason:
+                self.stop_reason = reason
+                return
+            if len(self.futures) >= self.config.workers:
+                self._collect(block=True)
+                continue
+            action = self.policy.next_action(self.tree)
+            if isinstance(action, Stop):
+                self.stop_reason = f"policy stopped: {action.reason}"
+                return
+            if isinstance(action, Wait):
+                if not self.futures:
+                    self.stop_reason = "the policy waits with nothing in flight"
+                    return
+                self._collect(block=True)
+                continue
+            self._start(action)
+
+    def _start(self, action) -> None:
+        gid = self.next_group
+        self.next_group += 1
+        if isinstance(action, Expand):
+            jobs = [Job(gid, "expand", action.parent, index=self.expansions)]
+            self.expansions += 1
+        elif isinstance(action, Evaluate):
+            left = self.config.budget.evals
+            left = None if left is None else left - self.evals_used() - self.evals_in_flight()
+            tasks = list(action.tasks)[:left] if left is not None else list(action.tasks)
+            jobs = [Job(gid, "evaluate", action.node, t, self._attempt(action.node, t))
+                    for t in tasks]  # fmt: skip
+        else:
+            raise TypeError(f"unknown action {action!r}")
+        self.groups[gid] = Group(action, jobs)
+        for job in jobs:
+            self._mark(job, +1)
+            self.pending_jobs.append(job)
+        self.save()
+        self._submit_pending()
+
+    def _attempt(self, node: int, task: str) -> int:
+        return sum(1 for e in self.archive.evaluations(node) if e.task == task)
+
+    def _mark(self, job: Job, sign: int) -> None:
+        if job.kind == "expand":
+            self.tree.mark_in_flight(expand=job.node) if sign > 0 else self.tree.clear_in_flight(
+                expand=job.node
+            )
+        elif sign > 0:
+            self.tree.mark_in_flight(evaluate=job.node, task=job.task)
+        else:
+            self.tree.clear_in_flight(evaluate=job.node, task=job.task)
+
+    def _submit_pending(self) -> None:
+        while self.pending_jobs and len(self.futures) < self.config.workers:
+            job = self.pending_jobs.pop(0)
+            if job.kind == "expand":
+                fut = self.pool.submit(self.bench.expand, job.node, job.index)
+            else:
+                fut = self.pool.submit(self.bench.evaluate, job.node, job.task, job.index)
+            self.futures[fut] = job
+            if self.view:
+                self.view.started(job)
+
+    def _collect(self, block: bool) -> None:
+        if not self.futures:
+            return
+        done, _ = wait(
+            list(self.futures), timeout=None if block else 0, return_when=FIRST_COMPLETED
+        )
+        for fut in done:
+            job = self.futures.pop(fut)
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - one broken job must not lose the run
+                self._fail(job, exc)
+                continue
+            self.failures = 0
+            self._commit(job, result)
+        self._submit_pending()
+
+    def _fail(self, job: Job, exc: Exception) -> None:
+        """A job that raised (the sandbox or daemon failed, not the agent): logged and
+        dropped; several in a row stop the run, with everything committed kept."""
+        self._mark(job, -1)
+        group = self.groups[job.group]
+        group.jobs.remove(job)
+        if not group.jobs:
+            self._finish_group(job.group)
+        self.archive.log_event("job_failed", {**job.to_dict(), "error": f"{exc!r}"[:500]})
+        self.save()
+        if self.view:
+            self.view.note(f"[red]job failed[/red]: {job.kind} {job.node}: {exc}")
+        self.failures += 1
+        if self.failures >= MAX_FAILURES:
+            raise LoopError(f"{MAX_FAILURES} jobs failed in a row; last: {exc}")
+
+    def _commit(self, job: Job, result: Evaluation | Expansion) -> None:
+        group = self.groups[job.group]
+        self._mark(job, -1)
+        if isinstance(result, Evaluation):
+            r = result.result
+            self.archive.record_evaluation(
+                job.node, self.bench.benchmark.name, job.task, str(r.outcome),
+                tokens=r.tokens, cost=r.cost, seconds=r.seconds, log_path=r.log_path,
+            )  # fmt: skip
+            success = str(r.outcome) == "resolved"
+            self.tree.add_result(job.node, job.task, success)
+            group.successes[job.task] = success
+        else:
+            node = self.archive.add_child(
+                result.parent,
+                files_dir=result.child_dir,
+                entry=result.entry,
+                problem_statement=result.problem_statement,
+                status="valid" if result.valid else "invalid",
+                reason=result.reason,
+                meta=result.meta,
+            )
+            child = self.tree.add_node(result.parent, status="valid" if result.valid else "invalid")
+            assert child == node.id, f"tree and archive disagree on ids ({child} != {node.id})"
+            group.child, group.child_valid = node.id, result.valid
+        group.jobs.remove(job)
+        if not group.jobs:
+            self._finish_group(job.group)
+        self.save()
+        if self.view:
+            self.view.finished(job, result)
+
+    def _finish_group(self, gid: int) -> None:
+        group = self.groups.pop(gid)
+        self.policy.tell(
+            group.action,
+            ActionResult(child=group.child, child_valid=group.child_valid,
+                         successes=dict(group.successes)),
+        )  # fmt: skip
+
+
+def _action_to_dict(action) -> dict[str, Any]:
+    if isinstance(action, Expand):
+        return {"kind": "expand", "parent": action.parent}
+    return {"kind": "evaluate", "node": action.node, "tasks": list(action.tasks)}
+
+
+def _action_from_dict(d: dict[str, Any]):
+    if d["kind"] == "expand":
+        return Expand(d["parent"])
+    return Evaluate(d["node"], tuple(d["tasks"]))

@@ -60,3 +60,11 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, text, needle):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         RunConfig.load(tmp_path / "nope.toml")
+
+
+def test_the_documented_example_config_loads():
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "docs" / "run.toml"
+    cfg = RunConfig.load(example)
+    assert cfg.name == "example" and cfg.budget.evals == 60

@@ -42,5 +42,12 @@ if ! docker info >/dev/null 2>&1; then
     fi
 fi
 
-# 3. The sandbox image (built when missing or when its recipe version changed).
+# 3. The sandbox image (built when missing or when its recipe version changed). Where no
+#    image registry answers it is made with debootstrap, which root on Debian can install.
+if ! command -v debootstrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+    if ! docker image inspect "dgm-sandbox:$(.venv/bin/python -c 'import sandbox; print(sandbox.RECIPE_VERSION)')" >/dev/null 2>&1; then
+        say "installing debootstrap (apt), to build the sandbox image offline"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    fi
+fi
 .venv/bin/dgm sandbox build

@@ -47,6 +47,7 @@ fi
 if ! command -v debootstrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
     if ! docker image inspect "dgm-sandbox:$(.venv/bin/python -c 'import sandbox; print(sandbox.RECIPE_VERSION)')" >/dev/null 2>&1; then
         say "installing debootstrap (apt), to build the sandbox image offline"
+        apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
     fi
 fi

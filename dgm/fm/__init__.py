@@ -1,0 +1,30 @@
+"""FM access: the socket gateway, budgets, the ledger interface, record/replay, and the
+offline `sim` model (which is not a language model)."""
+
+from dgm.fm.budget import Budget
+from dgm.fm.cache import ResponseCache, canonical_key
+from dgm.fm.errors import BudgetExceeded, CacheMiss, FMError, ProviderError, RequestError
+from dgm.fm.gateway import Gateway, validate_model
+from dgm.fm.ledger import FMCallRow, Ledger, MemoryLedger
+from dgm.fm.session import ROLES, Session, SessionTags
+from dgm.fm.simtypes import SimRequest
+
+__all__ = [
+    "ROLES",
+    "Budget",
+    "BudgetExceeded",
+    "CacheMiss",
+    "FMCallRow",
+    "FMError",
+    "Gateway",
+    "Ledger",
+    "MemoryLedger",
+    "ProviderError",
+    "RequestError",
+    "ResponseCache",
+    "Session",
+    "SessionTags",
+    "SimRequest",
+    "canonical_key",
+    "validate_model",
+]

@@ -1,0 +1,31 @@
+"""Errors of FM access. One base class; messages are one line."""
+
+from __future__ import annotations
+
+
+class FMError(Exception):
+    """Base of every FM-access error; `exit_code` 2 means bad input (model, config)."""
+
+    exit_code = 2
+
+
+class BudgetExceeded(FMError):
+    """A run or session budget (dollars or calls) is spent; the call was refused."""
+
+
+class CacheMiss(FMError):
+    """Replay mode found no recorded response for a request."""
+
+
+class ProviderError(FMError):
+    """The model provider failed (after retries) or rejected the request."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, status: int = 502, kind: str = "provider_error"):
+        super().__init__(message)
+        self.status, self.kind = status, kind
+
+
+class RequestError(FMError):
+    """A malformed chat-completions request (bad JSON, no messages, ...)."""

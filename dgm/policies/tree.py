@@ -1,0 +1,198 @@
+"""TreeState: the statistics of a run's tree that policies decide from.
+
+The loop (or the simulator) owns it and updates it; policies only read it. Per-node numbers
+live in numpy arrays grown by doubling, so a policy can score every candidate node in one
+vectorised step. A result updates the node and each ancestor: O(depth), never a tree walk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+VALID, INVALID, PENDING = 0, 1, 2
+STATUS_CODES = {"valid": VALID, "invalid": INVALID, "pending": PENDING}
+_INT_ARRAYS = ("_own_s", "_own_n", "_clade_s", "_clade_n", "_n_children", "_blocked")
+
+
+class TreeState:
+    """Nodes (0 is the seed), their own and clade results, and the work in flight.
+
+    `status` holds codes: VALID (0), INVALID (1), PENDING (2). The array properties are
+    views of the first `n_nodes` entries: read them, never write them.
+    """
+
+    def __init__(self, tasks: list[str], capacity: int = 64):
+        self.tasks = list(tasks)
+        self.task_index = {t: i for i, t in enumerate(self.tasks)}
+        self._n = 0
+        self._cap = max(1, capacity)
+        self._parent = np.full(self._cap, -1, dtype=np.int64)
+        self._status = np.zeros(self._cap, dtype=np.int8)
+        for name in _INT_ARRAYS:
+            setattr(self, name, np.zeros(self._cap, dtype=np.int64))
+        self._parent_list: list[int] = []  # plain list: fast ancestor walks
+        self._done: list[set[str]] = []  # tasks with at least one result, per node
+        self._eval_flight: list[dict[str, int]] = []
+        self._expand_flight: dict[int, int] = {}
+        self._n_evals = 0
+        self._n_eval_flight = 0
+        self.budget_fraction = 0.0
+        self.add_node(-1, "valid")
+
+    # -- growth ----------------------------------------------------------------------------
+    def _grow(self) -> None:
+        self._cap *= 2
+        for name in ("_parent", "_status", *_INT_ARRAYS):
+            old = getattr(self, name)
+            new = np.full(self._cap, -1, dtype=old.dtype) if name == "_parent" else None
+            if new is None:
+                new = np.zeros(self._cap, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def add_node(self, parent: int, status: str = "valid") -> int:
+        """Add a child of `parent` (the root is made by the constructor) and return its id."""
+        if self._n and not 0 <= parent < self._n:
+            raise ValueError(f"unknown parent node {parent}")
+        if self._n == self._cap:
+            self._grow()
+        node = self._n
+        self._n += 1
+        self._parent[node] = parent
+        self._status[node] = STATUS_CODES[status]
+        self._parent_list.append(parent)
+        self._done.append(set())
+        self._eval_flight.append({})
+        if parent >= 0:
+            self._n_children[parent] += 1
+        return node
+
+    def set_status(self, node: int, status: str) -> None:
+        self._check(node)
+        self._status[node] = STATUS_CODES[status]
+
+    def _check(self, node: int) -> None:
+        if not 0 <= node < self._n:
+            raise ValueError(f"unknown node {node}")
+
+    def ancestors(self, node: int) -> list[int]:
+        """The node and its ancestors up to the root."""
+        path = []
+        while node >= 0:
+            path.append(node)
+            node = self._parent_list[node]
+        return path
+
+    # -- results and work in flight --------------------------------------------------------
+    def _is_blocked(self, node: int, task: str) -> bool:
+        return task in self._done[node] or self._eval_flight[node].get(task, 0) > 0
+
+    def add_result(self, node: int, task: str, success: bool) -> None:
+        """Record one result: own stats of `node`, clade stats of it and every ancestor."""
+        self._check(node)
+        before = self._is_blocked(node, task)
+        self._done[node].add(task)
+        self._blocked[node] += int(not before)
+        s = int(bool(success))
+        self._own_s[node] += s
+        self._own_n[node] += 1
+        path = self.ancestors(node)  # distinct ids, so fancy-index += is exact
+        self._clade_n[path] += 1
+        if s:
+            self._clade_s[path] += 1
+        self._n_evals += 1
+
+    def mark_in_flight(self, expand: int | None = None, evaluate: int | None = None,
+                       task: str | None = None) -> None:  # fmt: skip
+        """Note an expansion of `expand`, or an evaluation of `evaluate` on `task`, started."""
+        self._flight(expand, evaluate, task, +1)
+
+    def clear_in_flight(self, expand: int | None = None, evaluate: int | None = None,
+                        task: str | None = None) -> None:  # fmt: skip
+        """Note that work marked with `mark_in_flight` has ended."""
+        self._flight(expand, evaluate, task, -1)
+
+    def _flight(self, expand: int | None, evaluate: int | None, task: str | None, sign: int):
+        if expand is not None:
+            self._check(expand)
+            count = self._expand_flight.get(expand, 0) + sign
+            if count < 0:
+                raise ValueError(f"no expansion of node {expand} in flight")
+            if count:
+                self._expand_flight[expand] = count
+            else:
+                self._expand_flight.pop(expand, None)
+            return
+        if evaluate is None or task is None:
+            raise ValueError("mark/clear in flight needs expand=NODE or evaluate=NODE, task=T")
+        self._check(evaluate)
+        flight = self._eval_flight[evaluate]
+        before = self._is_blocked(evaluate, task)
+        count = flight.get(task, 0) + sign
+        if count < 0:
+            raise ValueError(f"no evaluation of node {evaluate} on {task} in flight")
+        if count:
+            flight[task] = count
+        else:
+            flight.pop(task, None)
+        self._n_eval_flight += sign
+        self._blocked[evaluate] += int(self._is_blocked(evaluate, task)) - int(before)
+
+    def set_budget_fraction(self, f: float) -> None:
+        """How much of the budget is spent, 0..1 (the hgm cool-down reads it)."""
+        self.budget_fraction = float(min(1.0, max(0.0, f)))
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        return self._n
+
+    @property
+    def n_evals(self) -> int:
+        """Results recorded (every result counts, repeats included)."""
+        return self._n_evals
+
+    @property
+    def n_pending_expansions(self) -> int:
+        return sum(self._expand_flight.values())
+
+    @property
+    def n_evals_in_flight(self) -> int:
+        return self._n_eval_flight
+
+    @property
+    def n_in_flight(self) -> int:
+        """Expansions and evaluations started and not yet ended."""
+        return self.n_pending_expansions + self._n_eval_flight
+
+    own_s = property(lambda self: self._own_s[: self._n], doc="Own successes per node.")
+    own_n = property(lambda self: self._own_n[: self._n], doc="Own trials per node.")
+    clade_s = property(lambda self: self._clade_s[: self._n], doc="Clade successes.")
+    clade_n = property(lambda self: self._clade_n[: self._n], doc="Clade trials.")
+    parent = property(lambda self: self._parent[: self._n], doc="Parent id (-1: root).")
+    status = property(lambda self: self._status[: self._n], doc="Status codes.")
+    n_children = property(lambda self: self._n_children[: self._n], doc="Children per node.")
+    n_blocked = property(
+        lambda self: self._blocked[: self._n], doc="Tasks evaluated or in flight, per node."
+    )
+
+    def has_untried(self) -> np.ndarray:
+        """Boolean mask: nodes with at least one task neither evaluated nor in flight."""
+        return self.n_blocked < len(self.tasks)
+
+    def untried(self, node: int) -> list[str]:
+        """Tasks of `node` not evaluated yet and not in flight, in task order."""
+        self._check(node)
+        done, flight = self._done[node], self._eval_flight[node]
+        return [t for t in self.tasks if t not in done and not flight.get(t)]
+
+    def tried(self, node: int) -> set[str]:
+        """Tasks of `node` with at least one result."""
+        return set(self._done[node])
+
+    def children(self, node: int) -> list[int]:
+        self._check(node)
+        return [int(i) for i in np.flatnonzero(self.parent == node)]
+
+    def in_flight_expansions(self, node: int) -> int:
+        return self._expand_flight.get(node, 0)

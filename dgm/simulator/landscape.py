@@ -1,0 +1,88 @@
+"""Synthetic self-improvement landscapes for the policy simulator.
+
+Every node has a hidden true solve rate `q` and a hidden metaproductivity `m` (how good its
+children tend to be). A child's numbers come from its parent's through the family's process.
+The i-th child of a given node is the same in every run with the same seed, whichever policy
+asks for it: its randomness is seeded by (seed, path from the root), so every policy meets
+the same landscape. An evaluation of node X on task t succeeds when u[X, t] < q[X], with
+u drawn once per node: a Bernoulli(q) draw, the same for every policy (common random numbers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dgm.errors import DgmError
+
+FAMILIES = {
+    "smooth": "small random steps, slightly harmful on average; m plays no part",
+    "rugged": "most changes hurt a little, a few (10 %) help a lot",
+    "mismatch": "shortcut children score higher but are poor parents; groundwork children "
+    "score lower but raise metaproductivity (the case CMP is for)",
+    "flat": "no real progress: children differ from parents by noise only",
+}
+ROOT_Q, ROOT_M = 0.35, 0.5
+P_INVALID = 0.15
+
+
+class SimulateError(DgmError):
+    """Bad input to the simulator (unknown landscape or policy, a bad number)."""
+
+    exit_code = 2
+
+
+class Landscape:
+    """The hidden truth of one seeded landscape, grown as policies expand nodes."""
+
+    def __init__(self, family: str, seed: int, n_tasks: int):
+        if family not in FAMILIES:
+            raise SimulateError(f"unknown landscape '{family}' (known: {', '.join(FAMILIES)})")
+        self.family, self.seed, self.n_tasks = family, int(seed), int(n_tasks)
+        self.q: list[float] = [ROOT_Q]
+        self.m: list[float] = [ROOT_M]
+        self.valid: list[bool] = [True]
+        self.path: list[tuple[int, ...]] = [()]
+        self.made: list[int] = [0]  # children made so far, per node
+        self.u: list[np.ndarray] = [self._rng(()).random(self.n_tasks)]
+
+    def _rng(self, path: tuple[int, ...]) -> np.random.Generator:
+        # The length keeps paths (1, 0) and (1, 0, 0) apart.
+        return np.random.default_rng([self.seed, len(path), *path])
+
+    def expand(self, parent: int) -> tuple[int, bool]:
+        """Make the next child of `parent`; returns (child id, valid)."""
+        path = (*self.path[parent], self.made[parent])
+        self.made[parent] += 1
+        rng = self._rng(path)
+        valid = bool(rng.random() >= P_INVALID)
+        q, m = self._child(rng, self.q[parent], self.m[parent])
+        self.q.append(float(np.clip(q, 0.01, 0.99)) if valid else 0.0)
+        self.m.append(float(np.clip(m, 0.0, 1.0)))
+        self.valid.append(valid)
+        self.path.append(path)
+        self.made.append(0)
+        self.u.append(rng.random(self.n_tasks))
+        return len(self.q) - 1, valid
+
+    def _child(self, rng: np.random.Generator, q: float, m: float) -> tuple[float, float]:
+        if self.family == "smooth":
+            return q + rng.normal(-0.01, 0.05), m
+        if self.family == "rugged":
+            if rng.random() < 0.1:
+                return q + rng.uniform(0.05, 0.2), m
+            return q + rng.normal(-0.04, 0.03), m
+        if self.family == "flat":
+            return q + rng.normal(0.0, 0.03) - 0.3 * (q - ROOT_Q), m
+        # mismatch: the parent's m sets the drift of every child it makes.
+        drift = 0.12 * (m - 0.5) + rng.normal(0.0, 0.03)
+        if rng.random() < 0.5:
+            return q + 0.05 + drift, m * 0.4  # shortcut: scores now, poor parent
+        return q - 0.03 + drift, m + 0.25  # groundwork: scores less, better parent
+
+    def evaluate(self, node: int, task: int) -> bool:
+        """One Bernoulli(q) draw (fixed per node and task)."""
+        return bool(self.u[node][task] < self.q[node])
+
+    def best_valid(self) -> float:
+        """The highest true rate among the valid nodes made so far."""
+        return max(q for q, ok in zip(self.q, self.valid, strict=True) if ok)

@@ -1,0 +1,165 @@
+"""The JSON the web viewer reads: the whole tree (cached until the archive changes) and one
+node's details. Only the archive and files inside the run directory are read."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from dgm.rundir import RunDir
+from dgm.views.data import Snapshot, ViewError
+from dgm.views.layout import tree_layout
+
+MAX_DIFF_CHARS = 400_000
+MAX_LOG_CHARS = 2_000_000
+
+
+def _open_archive(root: Path) -> Any:
+    from archive import Archive
+
+    return Archive.open(root)
+
+
+class RunData:
+    """One run's data for the server threads (the archive keeps one SQLite connection per
+    thread) and a tree payload rebuilt only when the database files change."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self.root = run.root.resolve()
+        self._lock = threading.Lock()
+        self._tree: tuple[tuple, bytes] | None = None
+        self.archive = _open_archive(self.run.root)
+
+    def _db_stamp(self) -> tuple:
+        stamp = []
+        for name in ("archive.db", "archive.db-wal"):
+            try:
+                st = (self.run.root / name).stat()
+                stamp.append((st.st_mtime_ns, st.st_size))
+            except FileNotFoundError:
+                stamp.append(None)
+        return tuple(stamp)
+
+    def tree_json(self) -> bytes:
+        """The tree as compact columnar JSON; rebuilt only when the archive changed."""
+        with self._lock:
+            stamp = self._db_stamp()
+            if self._tree is None or self._tree[0] != stamp:
+                payload = tree_payload(Snapshot.from_archive(self.archive), self.run.run_id)
+                self._tree = (stamp, json.dumps(payload, separators=(",", ":")).encode())
+            return self._tree[1]
+
+    def node_json(self, node_id: int) -> bytes:
+        return json.dumps(node_payload(self.archive, self.root, node_id)).encode()
+
+    def log_json(self, path: str) -> bytes:
+        return json.dumps(log_payload(self.root, path)).encode()
+
+
+def tree_payload(snap: Snapshot, run_name: str) -> dict[str, Any]:
+    pos = tree_layout(snap)
+    ids = list(pos)
+    rows = [snap.nodes[i] for i in ids]
+    best = snap.best()
+    return {
+        "run": run_name,
+        "best": best,
+        "best_path": snap.path_to(best) if best is not None else [],
+        "min_trials": snap.min_trials(),
+        "id": ids,
+        "parent": [r.parent for r in rows],
+        "status": [r.status for r in rows],
+        "x": [pos[i][0] for i in ids],
+        "y": [pos[i][1] for i in ids],
+        "successes": [r.successes for r in rows],
+        "trials": [r.trials for r in rows],
+    }
+
+
+def relative_to_run(root: Path, path: str | None) -> str | None:
+    """A recorded log path as the viewer asks for it: relative to the run directory."""
+    if not path:
+        return None
+    p = Path(path)
+    if not p.is_absolute():
+        return str(p)
+    try:
+        return str(p.resolve().relative_to(root))
+    except ValueError:
+        return None  # outside the run: never offered
+
+
+def node_payload(archive: Any, root: Path, node_id: int) -> dict[str, Any]:
+    from archive import ArchiveError
+
+    try:
+        node = archive.node(node_id)
+    except ArchiveError:
+        raise ViewError(f"no node {node_id} in this run") from None
+    evals = [
+        {
+            "task": e.task,
+            "outcome": str(e.outcome),
+            "tokens": e.tokens,
+            "cost": e.cost,
+            "seconds": e.seconds,
+            "log": relative_to_run(root, e.log_path),
+        }
+        for e in archive.evaluations(node_id)
+    ]
+    diff_text, diff_files = "", []
+    if node.parent is not None:
+        diff = archive.diff(node.parent, node_id)
+        diff_text, diff_files = diff.text[:MAX_DIFF_CHARS], [list(f) for f in diff.files]
+    calls, tokens, cost = archive.fm_totals(node=node_id)
+    meta = dict(node.meta or {})
+    if "log" in meta:
+        meta["log"] = relative_to_run(root, meta["log"])
+    return {
+        "id": node.id,
+        "parent": node.parent,
+        "status": node.status,
+        "reason": node.reason,
+        "entry": node.entry,
+        "created": str(node.created),
+        "problem_statement": node.problem_statement,
+        "meta": meta,
+        "evaluations": evals,
+        "diff": diff_text,
+        "diff_files": diff_files,
+        "fm": {"calls": calls, "tokens": tokens, "cost": cost},
+    }
+
+
+def safe_path(root: Path, path: str) -> Path:
+    """`path` (relative to the run, or absolute) resolved, if it lies inside the run
+    directory; links are followed first so none can lead out."""
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    try:
+        resolved = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise ViewError(f"no file '{path}' in this run") from None
+    if resolved != root and root not in resolved.parents:
+        raise ViewError(f"no file '{path}' in this run")
+    return resolved
+
+
+def log_payload(root: Path, path: str) -> dict[str, Any]:
+    """A transcript's text, or the files of a log directory."""
+    target = safe_path(root, path)
+    rel = str(target.relative_to(root))
+    if target.is_dir():
+        files = sorted(str(p.relative_to(root)) for p in target.rglob("*") if p.is_file())
+        return {"path": rel, "kind": "dir", "files": files}
+    text = target.read_text(errors="replace")
+    return {
+        "path": rel,
+        "kind": "file",
+        "text": text[:MAX_LOG_CHARS],
+        "truncated": len(text) > MAX_LOG_CHARS,
+    }

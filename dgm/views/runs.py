@@ -1,0 +1,126 @@
+"""`dgm runs` and `dgm status`: what each run is doing and how far it got."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+
+from dgm.rundir import RunDir, RunLock
+from dgm.views.data import Snapshot
+
+
+@dataclass
+class RunSummary:
+    """The figures of one run, read from its archive and lock file."""
+
+    name: str
+    status: str
+    policy: str = "?"
+    benchmark: str = "?"
+    model: str = "?"
+    nodes: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    evaluations: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    best: int | None = None
+    best_score: tuple[int, int] = (0, 0)
+    cost: float = 0.0
+    fm_calls: int = 0
+    finished: dict[str, Any] | None = None
+    budget: dict[str, Any] = field(default_factory=dict)
+    min_trials: int = 1
+
+    @property
+    def best_text(self) -> str:
+        if self.best is None:
+            return "-"
+        s, n = self.best_score
+        return f"{s / n:.2f} ({s}/{n}, node {self.best})"
+
+
+def run_state(run: RunDir, archive: Any | None) -> tuple[str, dict[str, Any] | None]:
+    """finished / running (pid) / stopped, from the archive state and the run lock."""
+    finished = archive.get_state("finished") if archive is not None else None
+    if finished:
+        return "finished", finished
+    holder = RunLock(run).holder()
+    if holder is not None:
+        return (f"running (pid {holder})" if holder > 0 else "running"), None
+    return ("stopped" if archive is not None else "empty"), None
+
+
+def summarise_run(run: RunDir) -> RunSummary:
+    from archive import Archive, ArchiveError
+
+    try:
+        archive = Archive.open(run.root)
+    except ArchiveError:
+        archive = None
+    status, finished = run_state(run, archive)
+    summary = RunSummary(run.run_id, status, finished=finished)
+    try:
+        config = run.load_config()
+        summary.policy, summary.benchmark, summary.model = (
+            config.policy, config.benchmark, config.model,
+        )  # fmt: skip
+        summary.budget = config.budget.model_dump(exclude_none=True)
+    except Exception:  # noqa: BLE001 - a damaged config still lists the run
+        pass
+    if archive is None:
+        return summary
+    snap = Snapshot.from_archive(archive)
+    summary.nodes = len(snap.nodes)
+    summary.statuses = dict(Counter(r.status for r in snap.nodes.values()))
+    summary.evaluations = len(snap.evaluations)
+    summary.outcomes = dict(Counter(str(e.outcome) for e in snap.evaluations))
+    summary.best = snap.best()
+    summary.min_trials = snap.min_trials()
+    if summary.best is not None:
+        row = snap.nodes[summary.best]
+        summary.best_score = (row.successes, row.trials)
+    summary.fm_calls, _, summary.cost = archive.fm_totals()
+    return summary
+
+
+def runs_table(summaries: list[RunSummary]) -> Table:
+    table = Table(title="Runs", title_justify="left")
+    for col in ("run", "status", "policy", "benchmark", "model", "nodes", "evals"):
+        table.add_column(col, justify="right" if col in ("nodes", "evals") else "left")
+    table.add_column("best score (resolved rate)")
+    table.add_column("FM cost", justify="right")
+    for s in summaries:
+        colour = {"finished": "green", "stopped": "yellow"}.get(s.status, "cyan")
+        table.add_row(
+            s.name, f"[{colour}]{s.status}[/{colour}]", s.policy, s.benchmark, s.model,
+            str(s.nodes), str(s.evaluations), s.best_text, f"${s.cost:.4f}",
+        )  # fmt: skip
+    return table
+
+
+def status_view(s: RunSummary) -> Group:
+    """One run's summary as Rich renderables."""
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("run", s.name)
+    facts.add_row("status", s.status)
+    if s.finished:
+        facts.add_row("stopped because", str(s.finished.get("reason", "?")))
+        facts.add_row("final agent", f"node {s.finished.get('final', '?')}")
+    facts.add_row("policy / benchmark", f"{s.policy} / {s.benchmark}")
+    facts.add_row("model", s.model)
+    by_status = ", ".join(f"{n} {k}" for k, n in sorted(s.statuses.items()))
+    facts.add_row("nodes", f"{s.nodes} ({by_status})" if by_status else str(s.nodes))
+    by_outcome = ", ".join(f"{n} {k}" for k, n in sorted(s.outcomes.items()))
+    evals = f"{s.evaluations} ({by_outcome})" if by_outcome else str(s.evaluations)
+    if "evals" in s.budget:
+        evals += f" of a budget of {s.budget['evals']}"
+    facts.add_row("evaluations", evals)
+    facts.add_row(f"best node (>= {s.min_trials} results)", s.best_text)
+    dollars = f" of ${s.budget['dollars']:.2f}" if "dollars" in s.budget else ""
+    facts.add_row("FM cost", f"${s.cost:.4f}{dollars} in {s.fm_calls} calls")
+    return Group(facts)

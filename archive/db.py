@@ -5,6 +5,7 @@ which serialises writers across threads and processes (busy_timeout waits for th
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -92,14 +93,14 @@ class Database:
 
     def conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)
-        if c is None:
+        if c is None or self._local.pid != os.getpid():  # never reuse one across a fork
             # Autocommit mode: transactions are explicit (`BEGIN IMMEDIATE` in write()).
             c = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             c.execute("PRAGMA busy_timeout = 60000")
             c.execute("PRAGMA journal_mode = WAL")
             c.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes
             c.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = c
+            self._local.conn, self._local.pid = c, os.getpid()
         return c
 
     @contextmanager

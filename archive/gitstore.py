@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import tarfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -182,24 +183,28 @@ class GitStore:
 
     # -- reading -------------------------------------------------------------------------
     def materialize(self, commit: str, dest: Path) -> None:
-        """Write a commit's files into `dest` (created when missing) via git archive | tar."""
+        """Write a commit's files into `dest` (created when missing): `git archive` streamed
+        into tarfile in this process (one process fewer than `| tar -x`)."""
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
-        archiver = subprocess.Popen(
+        proc = subprocess.Popen(
             ["git", "archive", "--format=tar", commit],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        tar = subprocess.run(
-            ["tar", "-x", "-C", str(dest)], stdin=archiver.stdout, capture_output=True
-        )
-        archiver.stdout.close()
-        err = archiver.stderr.read()
-        archiver.stderr.close()
-        if archiver.wait() != 0 or tar.returncode != 0:
-            msg = (err or tar.stderr).decode(errors="replace").strip().splitlines()
-            raise ArchiveError(f"materialize failed: {msg[0] if msg else 'tar or git archive'}")
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                tar.extractall(dest, filter="tar")  # our own commits: modes and links kept
+        except tarfile.TarError:
+            pass  # git's own message below says why
+        finally:
+            proc.stdout.close()
+            err = proc.stderr.read()
+            proc.stderr.close()
+        if proc.wait() != 0:
+            msg = err.decode(errors="replace").strip().splitlines()
+            raise ArchiveError(f"materialize failed: {msg[0] if msg else 'git archive'}")
 
     def diff(self, old: str, new: str) -> Diff:
         """Unified diff between two commits and per-file added/removed counts."""

@@ -114,6 +114,8 @@ class HumanEvalBenchmark:
             meta={"entry_point": entry, "check_kind": "doctest" if has_examples else "import"},
         )
 
-    def grade(self, task: Task, result_dir: Path) -> GradeResult:
+    def grade(
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None
+    ) -> GradeResult:
         """Run the hidden `check` against the agent's `solution.py` in a clean sandbox."""
-        return grade_in_sandbox(task, result_dir, config=self.sandbox_config)
+        return grade_in_sandbox(task, result_dir, config=self.sandbox_config, labels=labels)

@@ -131,6 +131,8 @@ class PolyglotBenchmark:
             list(files.get("example") or default[2]),
         )
 
-    def grade(self, task: Task, result_dir: Path) -> GradeResult:
+    def grade(
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None
+    ) -> GradeResult:
         """Restore the tests over the agent's files and run them in a clean sandbox."""
-        return grade_in_sandbox(task, result_dir, config=self.sandbox_config)
+        return grade_in_sandbox(task, result_dir, config=self.sandbox_config, labels=labels)

@@ -10,6 +10,7 @@ no image, the gateway closed), so the caller can tell them from the agent's faul
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import re
 import shutil
@@ -106,7 +107,7 @@ def run_task(
         if reason:
             outcome, grading = Outcome.ERROR, f"not graded: {reason}"
         else:
-            graded = _benchmark_grade(task, result_dir)
+            graded = _benchmark_grade(task, result_dir, labels)
             outcome, grading = graded.outcome, graded.output
             reason = problems.pop("deleted", None) or problems.pop("links", None)
             if outcome is Outcome.EMPTY:
@@ -130,13 +131,19 @@ def run_task(
     return result
 
 
-def _benchmark_grade(task: Task, result_dir: Path) -> GradeResult:
-    """Grade with the task's own suite (`run_task` gets a Task, not its suite)."""
+def _benchmark_grade(task: Task, result_dir: Path, labels: dict[str, str]) -> GradeResult:
+    """Grade with the task's own suite (`run_task` gets a Task, not its suite); the grading
+    container carries the run's labels when the suite's grader accepts them, so that a
+    clean-up by run label finds it too."""
     try:
         grade = get_benchmark(task.benchmark).grade
     except BenchmarkError:  # a suite that needs options (a path) grades the shared way
         grade = grade_in_sandbox
-    graded = grade(task, result_dir)
+    grade_labels = {**labels, "dgm.role": "grade"}
+    if "labels" in inspect.signature(grade).parameters:
+        graded = grade(task, result_dir, labels=grade_labels)
+    else:
+        graded = grade(task, result_dir)
     if graded.outcome is Outcome.ERROR and graded.output.startswith(GRADER_FAILED):
         raise EvaluationError(graded.output.splitlines()[0])
     return graded

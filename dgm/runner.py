@@ -43,7 +43,7 @@ def check_config(config: RunConfig):
     benchmark = get_benchmark(config.benchmark, **options)
     tasks = [t.id for t in benchmark.tasks(config.subset)]
     make_policy(config.policy, config.seed, tasks=tasks, **config.policy_params)
-    validate_model(config.model, config.api_base)
+    validate_model(config.model, config.api_base, config.cost_unknown)
     return benchmark, tasks
 
 

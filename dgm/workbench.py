@@ -196,8 +196,5 @@ class Workbench:
 
 
 def _content(reply: Any) -> str:
-    """The assistant text of an OpenAI-style reply (dict or litellm object)."""
-    choices = reply["choices"] if isinstance(reply, dict) else reply.choices
-    message = choices[0]["message"] if isinstance(choices[0], dict) else choices[0].message
-    content = message["content"] if isinstance(message, dict) else message.content
-    return content or ""
+    """The assistant text of the gateway's reply (an OpenAI-style message dict)."""
+    return (reply or {}).get("content") or ""

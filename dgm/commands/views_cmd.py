@@ -136,5 +136,5 @@ def replay(
     rd, archive = _open(run, runs_dir)
     result = replay_task(rd, archive, node, task, cached=cached, model=model, console=console)
     console.print(replay_view(result))
-    if cached and not result.identical:
+    if cached and not result.reproduced:
         raise typer.Exit(1)

@@ -47,6 +47,7 @@ class FMClient:
         self.model = model or os.environ.get("DGM_MODEL") or "unknown"
         self.timeout = timeout
         self._conn: _UnixConnection | None = None
+        self.last_body = b""  # the raw bytes of the last response, as the gateway sent them
 
     def chat(self, messages: list, tools: list | None = None, **params) -> dict:
         """POST /v1/chat/completions; returns the response document or raises FMClientError."""
@@ -55,6 +56,7 @@ class FMClient:
             payload["tools"] = tools
         body = json.dumps(payload).encode()
         status, data = self._post(body)
+        self.last_body = data
         try:
             doc = json.loads(data)
         except ValueError:

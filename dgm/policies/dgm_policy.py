@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dgm.policies.actions import ActionResult, Evaluate, Expand, Stop, Wait
-from dgm.policies.base import BasePolicy, posterior_mean
+from dgm.policies.base import BasePolicy, posterior_mean, wait_or_stop
 from dgm.policies.tree import VALID, TreeState
 
 SELECTIONS = ("score_child_prop", "score_prop", "best", "random")
@@ -112,6 +112,8 @@ class DGMPolicy(BasePolicy):
         if not self.queue and not self.outstanding:
             self._close_generation(tree)
             if 0 not in self.stage_of:  # the seed is evaluated first, staged like any node
+                if tree.status[0] != VALID:
+                    return wait_or_stop(tree, "the seed agent is not valid")
                 self._evaluate_stage(0, 0)
             else:
                 parents = self.choose_parents(tree)

@@ -60,10 +60,13 @@ class HGMPolicy(BasePolicy):
     def tau(self, tree: TreeState) -> float:
         return cooldown_tau(self.params["beta"], tree.budget_fraction)
 
+    def draw(self, s: np.ndarray, n: np.ndarray, tau: float) -> np.ndarray:
+        """One draw per node from Beta(tau (1 + s), tau (1 + n - s))."""
+        return self.rng.beta(tau * (1.0 + s), tau * (1.0 + n - s))
+
     def thompson(self, idx: np.ndarray, s: np.ndarray, n: np.ndarray, tau: float) -> int:
         """The candidate (from ids `idx`) with the highest Beta posterior draw."""
-        draws = self.rng.beta(tau * (1.0 + s[idx]), tau * (1.0 + n[idx] - s[idx]))
-        return int(idx[int(np.argmax(draws))])
+        return int(idx[int(np.argmax(self.draw(s[idx], n[idx], tau)))])
 
     def choose_parent(self, tree: TreeState) -> int | None:
         valid = tree.status == VALID

@@ -125,7 +125,8 @@ class BashSession:
             if not ready:
                 continue
             chunk = os.read(fd, 65536)
-            if not chunk:  # the shell died (e.g. `exit`)
+            if not chunk:  # the shell died (e.g. `exit`); the next command starts a new one
+                self.close()
                 return buf.decode(errors="replace") + "\n[shell exited]", -1
             buf += chunk
             if len(buf) > 4 * OUTPUT_LIMIT:  # bound memory: keep head and tail only
@@ -136,12 +137,18 @@ class BashSession:
 
     def close(self) -> None:
         """Kill the shell and everything it started."""
-        if self.proc and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # also the group, if the shell is gone
+        except OSError:
+            pass
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                pipe.close()
             except OSError:
                 pass
-            self.proc.wait()
         self.proc = None
 
 

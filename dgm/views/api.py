@@ -14,6 +14,7 @@ from dgm.views.layout import tree_layout
 
 MAX_DIFF_CHARS = 400_000
 MAX_LOG_CHARS = 2_000_000
+MAX_LISTING = 500
 
 
 def _open_archive(root: Path) -> Any:
@@ -48,7 +49,8 @@ class RunData:
         with self._lock:
             stamp = self._db_stamp()
             if self._tree is None or self._tree[0] != stamp:
-                payload = tree_payload(Snapshot.from_archive(self.archive), self.run.run_id)
+                snap = Snapshot.from_archive(self.archive, with_spend=False)
+                payload = tree_payload(snap, self.run.run_id)
                 self._tree = (stamp, json.dumps(payload, separators=(",", ":")).encode())
             return self._tree[1]
 
@@ -61,7 +63,7 @@ class RunData:
 
 def tree_payload(snap: Snapshot, run_name: str) -> dict[str, Any]:
     pos = tree_layout(snap)
-    ids = list(pos)
+    ids = sorted(pos)
     rows = [snap.nodes[i] for i in ids]
     best = snap.best()
     return {
@@ -137,6 +139,8 @@ def node_payload(archive: Any, root: Path, node_id: int) -> dict[str, Any]:
 def safe_path(root: Path, path: str) -> Path:
     """`path` (relative to the run, or absolute) resolved, if it lies inside the run
     directory; links are followed first so none can lead out."""
+    if not path:
+        raise ViewError("no path given")
     candidate = Path(path)
     if not candidate.is_absolute():
         candidate = root / candidate
@@ -155,7 +159,7 @@ def log_payload(root: Path, path: str) -> dict[str, Any]:
     rel = str(target.relative_to(root))
     if target.is_dir():
         files = sorted(str(p.relative_to(root)) for p in target.rglob("*") if p.is_file())
-        return {"path": rel, "kind": "dir", "files": files}
+        return {"path": rel, "kind": "dir", "files": files[:MAX_LISTING]}
     text = target.read_text(errors="replace")
     return {
         "path": rel,

@@ -3,6 +3,7 @@ Agg backend, so no display is needed)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -108,21 +109,37 @@ def plot_lineage(snap: Snapshot, path: Path, title: str) -> Path:
     return path
 
 
+def depth_bins(by_depth: dict[int, list[float]], most: int = 20) -> list[tuple[str, list[float]]]:
+    """Scores grouped by depth, in at most `most` bins of equal depth width (a label each)."""
+    if not by_depth:
+        return []
+    width = max(1, math.ceil((max(by_depth) + 1) / most))
+    bins: dict[int, list[float]] = {}
+    for depth, scores in by_depth.items():
+        bins.setdefault(depth // width, []).extend(scores)
+    out = []
+    for b, scores in sorted(bins.items()):
+        lo, hi = b * width, b * width + width - 1
+        out.append((str(lo) if width == 1 else f"{lo}-{hi}", scores))
+    return out
+
+
 def plot_depth(snap: Snapshot, path: Path, title: str) -> Path:
-    by_depth = scores_by_depth(snap)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    if by_depth:
-        depths = list(by_depth)
-        ax.boxplot([by_depth[d] for d in depths], positions=depths, widths=0.6)
-        for d in depths:  # the points themselves, jitter-free: scores are few distinct values
-            ax.scatter([d] * len(by_depth[d]), by_depth[d], s=8, alpha=0.3, color="tab:blue")
-        ax.set_xticks(depths, [f"{d}\n(n={len(by_depth[d])})" for d in depths])
+    bins = depth_bins(scores_by_depth(snap))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    if bins:
+        positions = list(range(len(bins)))
+        ax.boxplot([b[1] for b in bins], positions=positions, widths=0.6, showfliers=False)
+        xs = [p for p, b in zip(positions, bins, strict=True) for _ in b[1]]
+        ys = [v for b in bins for v in b[1]]
+        ax.scatter(xs, ys, s=8, alpha=0.2, color="tab:blue", zorder=0)  # the nodes themselves
+        ax.set_xticks(positions, [f"{label}\nn={len(scores)}" for label, scores in bins])
     else:
         ax.text(0.5, 0.5, "no evaluated nodes yet", ha="center", transform=ax.transAxes)
-    ax.set_xlabel("depth (generations from the seed), n = evaluated nodes")
+    ax.set_xlabel("depth (generations from the seed); n = evaluated nodes at that depth")
     ax.set_ylabel("node score (resolved rate)")
     ax.set_ylim(-0.05, 1.05)
-    ax.set_title(f"{title}: distribution of node scores by depth")
+    ax.set_title(f"{title}: distribution of node scores by depth (box: quartiles, line: median)")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

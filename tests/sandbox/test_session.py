@@ -23,6 +23,7 @@ from sandbox import (
     RunResult,
     Sandbox,
     SandboxConfig,
+    SandboxError,
     ensure_image,
     image_ready,
     remove_orphans,
@@ -32,12 +33,6 @@ pytestmark = pytest.mark.docker
 
 MiB = 1024 * 1024
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def image(docker_daemon: None) -> str:
-    """The sandbox image, built once when missing."""
-    return ensure_image()
 
 
 @pytest.fixture
@@ -54,11 +49,6 @@ def cfg() -> SandboxConfig:
     )
 
 
-@pytest.fixture
-def run_id() -> str:
-    return f"session-{uuid.uuid4().hex[:10]}"
-
-
 def containers_of(run_id: str, running_only: bool = False) -> list[str]:
     args = ["docker", "ps", "-q", "--filter", f"label=dgm.run={run_id}"]
     if not running_only:
@@ -71,15 +61,6 @@ def inspect(container: str) -> dict:
         ["docker", "inspect", container], capture_output=True, text=True, check=True
     ).stdout
     return json.loads(out)[0]
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_containers(run_id: str):
-    yield
-    left = containers_of(run_id)
-    if left:
-        subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
-    assert not left, f"containers left behind: {left}"
 
 
 def labels(run_id: str) -> dict[str, str]:
@@ -339,3 +320,36 @@ def test_session_timeout_ends_an_orphan(image: str, run_id: str) -> None:
         time.sleep(0.5)
     assert containers_of(run_id, running_only=True) == []
     remove_orphans(run_id)
+
+
+def test_misuse_raises_sandbox_errors(
+    image: str, cfg: SandboxConfig, run_id: str, tmp_path: Path
+) -> None:
+    # Every failure the caller can cause is a SandboxError (one line, with exit_code).
+    with Sandbox(cfg, labels=labels(run_id)) as sb:
+        with pytest.raises(SandboxError):
+            sb.copy_in(tmp_path / "no-such-dir", "/work")
+        with pytest.raises(SandboxError):
+            sb.copy_out("/no-such-dir", tmp_path / "dest")
+    with pytest.raises(SandboxError):
+        sb.run(["true"])
+
+
+def test_run_after_session_timeout_raises(image: str, cfg: SandboxConfig, run_id: str) -> None:
+    # The container ends itself at session_timeout; a later command must not pass for an
+    # ordinary failure of the agent's command.
+    short = cfg.model_copy(update={"session_timeout": 2})
+    with Sandbox(short, labels=labels(run_id)) as sb:
+        time.sleep(4)
+        with pytest.raises(SandboxError):
+            sb.run(["true"])
+
+
+def test_background_process_does_not_hold_a_run(
+    image: str, cfg: SandboxConfig, run_id: str
+) -> None:
+    with Sandbox(cfg, labels=labels(run_id)) as sb:
+        res = sb.run(["sh", "-c", "sleep 60 & echo started"], timeout=30)
+    assert (res.exit_code, res.stdout) == (0, "started\n")
+    assert not res.timed_out
+    assert res.duration < 15  # it did not wait for the background sleep

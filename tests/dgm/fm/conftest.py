@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# tests/dgm/fm mirrors dgm/fm: with tests/ on sys.path and the editable install's finder
+# consulted after it, `dgm` would resolve to a namespace package here. The repo root on
+# sys.path makes the real package win (`pythonpath = ["."]` in pytest's config does it too).
+ROOT = str(Path(__file__).resolve().parents[3])
+if ROOT not in sys.path:
+    sys.path.append(ROOT)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for fm_fake_openai
+
+from fm_fake_openai import FakeOpenAI  # noqa: E402
 
 from dgm.fm import Gateway, MemoryLedger  # noqa: E402
-
-from .fake_openai import FakeOpenAI  # noqa: E402
 
 PRICED_MODEL = "openai/gpt-4o-mini"  # in litellm's local price table
 

@@ -6,11 +6,10 @@ import json
 import socket
 
 import pytest
+from fm_fake_openai import completion, error
 
 from dgm.fm import FMError, ProviderError, SessionTags
 from dgm.fm.client import FMClient, FMClientError
-
-from .fake_openai import completion, error
 
 TOOLS = [
     {

@@ -51,8 +51,10 @@ def test_compare_shows_shared_tasks_diff_and_path(small_run):
     out = invoke("compare", str(small_run.root), "4", "2")
     assert "4 [valid, 0/1]  ->  1 [valid, 2/3]  ->  0 [valid, 1/3] (common ancestor)" in out
     assert "->  2 [invalid, -]" in out
-    assert "t2" in out and "error" in out
-    assert "change made by node 4" in out
+    assert "No task was evaluated on both node 4 and node 2" in out
+    assert "-# change made by node 4" in out and "+# change made by node 2" in out
+    out = invoke("compare", str(small_run.root), "1", "3")
+    assert "t3" in out and "unresolved" in out and "resolved empty" in out
 
 
 def test_plot_writes_three_pngs(small_run, tmp_path):

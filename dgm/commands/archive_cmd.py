@@ -1,0 +1,203 @@
+"""`dgm tree`, `dgm show`, `dgm diff`, `dgm export`: browse a run's archive."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from archive import Archive, ArchiveError, Stats
+
+RUNS_DIR = Path("runs")
+STATUS_STYLE = {"valid": "green", "invalid": "red", "pending": "yellow"}
+SORTS = ("id", "score", "clade")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the archive browsing commands to the dgm app."""
+    app.command("tree")(tree)
+    app.command("show")(show)
+    app.command("diff")(diff)
+    app.command("export")(export)
+
+
+def open_archive(run: str) -> Archive:
+    """A run by path, or by name under runs/; anything else is a one-line ArchiveError."""
+    path = Path(run)
+    if not path.exists() and not path.is_absolute() and (RUNS_DIR / run).exists():
+        path = RUNS_DIR / run
+    if not path.exists():
+        raise ArchiveError(f"no run '{run}' (neither a path nor a name under {RUNS_DIR}/)")
+    return Archive.open(path)
+
+
+def _console(wide: bool = False) -> Console:
+    # A tree written to a file or pipe must not wrap its lines at 80 columns.
+    console = Console()
+    return Console(width=400) if wide and not console.is_terminal else console
+
+
+def _score(s: Stats) -> str:
+    return f"{s.successes}/{s.trials}" + (f" {s.rate:.2f}" if s.trials else "")
+
+
+def _label(node, own: Stats, clade: Stats, diffstat) -> Text:
+    text = Text()
+    text.append(f"{node.id}", style="bold")
+    text.append(f"  own {_score(own)}", style="cyan")
+    text.append(f"  clade {_score(clade)}", style="magenta")
+    text.append(f"  {node.status}", style=STATUS_STYLE.get(node.status, ""))
+    if node.entry:
+        text.append(f"  {node.entry[:40]}", style="dim")
+    if diffstat and node.parent is not None:
+        files, added, removed = diffstat
+        text.append(f"  {files}f ", style="dim")
+        text.append(f"+{added}", style="green")
+        text.append(f" -{removed}", style="red")
+    return text
+
+
+def tree(
+    run: str = typer.Argument(..., help="Run directory, or a run name under runs/."),
+    depth: int = typer.Option(None, "--depth", help="Show at most this many levels."),
+    min_evals: int = typer.Option(0, "--min-evals", help="Hide nodes with fewer own trials."),
+    sort: str = typer.Option("id", "--sort", help="Order children by id, score or clade."),
+) -> None:
+    """The lineage as a tree: id, own score, clade score, status, entry, diff stat."""
+    if sort not in SORTS:
+        raise ArchiveError(f"--sort must be one of {', '.join(SORTS)}, not '{sort}'")
+    archive = open_archive(run)
+    nodes = {n.id: n for n in archive.nodes()}
+    stats = archive.all_stats()
+    diffstats = archive.diffstats()
+    kids: dict[int, list[int]] = {n: [] for n in nodes}
+    for n in nodes.values():
+        if n.parent is not None:
+            kids[n.parent].append(n.id)
+
+    def key(n: int):
+        own, clade = stats[n]
+        rate = (own if sort == "score" else clade).rate
+        return (0, n) if sort == "id" else (rate is None, -(rate or 0.0), n)
+
+    # Which nodes pass --min-evals themselves or through a descendant (ids grow downward).
+    keep = {n: stats[n][0].trials >= min_evals for n in nodes}
+    for n in sorted(nodes, reverse=True):
+        if keep[n] and nodes[n].parent is not None:
+            keep[nodes[n].parent] = True
+    root = Tree(_label(nodes[0], *stats[0], diffstats.get(0)))
+    stack = [(0, root, 0)]
+    while stack:
+        n, branch, level = stack.pop()
+        shown = [c for c in sorted(kids[n], key=key) if keep[c]]
+        if depth is not None and level >= depth:
+            if shown:
+                branch.add(Text(f"... {len(shown)} more children", style="dim"))
+            continue
+        # Push in reverse so the stack pops children in order.
+        children = [(c, branch.add(_label(nodes[c], *stats[c], diffstats.get(c)))) for c in shown]
+        stack.extend((c, b, level + 1) for c, b in reversed(children))
+    _console(wide=True).print(root)
+
+
+def show(
+    run: str = typer.Argument(..., help="Run directory, or a run name under runs/."),
+    node: int = typer.Argument(..., help="Node id."),
+) -> None:
+    """Everything known about one node."""
+    archive = open_archive(run)
+    n = archive.node(node)
+    own, clade = archive.own_stats(node), archive.clade_stats(node)
+    calls, tokens, cost = archive.fm_totals(node)
+    files, added, removed = archive.diffstats().get(node, (0, 0, 0))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("node", str(n.id))
+    facts.add_row("commit", n.commit)
+    facts.add_row("parent", "-" if n.parent is None else str(n.parent))
+    facts.add_row("children", ", ".join(map(str, archive.children(node))) or "-")
+    facts.add_row("lineage", " -> ".join(map(str, archive.lineage(node))))
+    facts.add_row("created", datetime.fromtimestamp(n.created).isoformat(timespec="seconds"))
+    facts.add_row("status", Text(n.status, style=STATUS_STYLE.get(n.status, "")))
+    facts.add_row("reason", n.reason or "-")
+    facts.add_row("entry", n.entry or "-")
+    facts.add_row("change", f"{files} files, +{added} -{removed} against the parent")
+    facts.add_row("own score", _score(own))
+    facts.add_row("clade score", _score(clade))
+    facts.add_row("FM", f"{calls} calls, {tokens} tokens, ${cost:.4f}")
+    console = _console()
+    console.print(Panel(facts, title=f"node {n.id}", expand=False))
+    if n.problem_statement:
+        console.print(Panel(Text(n.problem_statement), title="problem statement"))
+    if n.meta:
+        meta = json.dumps(n.meta, indent=2, sort_keys=True, default=str)
+        console.print(Panel(Text(meta), title="meta"))
+    evals = archive.evaluations(node)
+    table = Table(title=f"evaluations ({len(evals)})")
+    for col in ("id", "benchmark", "task", "outcome", "tokens", "cost", "seconds", "log"):
+        table.add_column(col)
+    for e in evals:
+        style = "green" if e.outcome == "resolved" else "red"
+        table.add_row(
+            str(e.id), e.benchmark, e.task, Text(e.outcome, style=style), str(e.tokens),
+            f"{e.cost:.4f}", f"{e.seconds:.1f}", e.log_path or "-",
+        )  # fmt: skip
+    console.print(table)
+
+
+def diff(
+    run: str = typer.Argument(..., help="Run directory, or a run name under runs/."),
+    a: int = typer.Argument(..., help="The old node."),
+    b: int = typer.Argument(..., help="The new node."),
+    stat: bool = typer.Option(False, "--stat", help="Per-file counts only."),
+) -> None:
+    """The unified diff from node A to node B."""
+    archive = open_archive(run)
+    d = archive.diff(a, b)
+    console = _console()
+    if stat:
+        table = Table(title=f"node {a} -> node {b}")
+        table.add_column("file")
+        table.add_column("+", style="green", justify="right")
+        table.add_column("-", style="red", justify="right")
+        for path, added, removed in d.files:
+            table.add_row(path, str(added), str(removed))
+        table.add_row(Text(f"{len(d.files)} files", style="bold"), str(d.added), str(d.removed))
+        console.print(table)
+        return
+    text = Text()
+    for line in d.text.splitlines():
+        if line.startswith(("+++", "---", "diff --git", "index ")):
+            style = "bold"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        elif line.startswith("@@"):
+            style = "cyan"
+        else:
+            style = ""
+        text.append(line + "\n", style=style)
+    console.print(text, end="", highlight=False, soft_wrap=True)
+
+
+def export(
+    run: str = typer.Argument(..., help="Run directory, or a run name under runs/."),
+    node: int = typer.Argument(..., help="Node id."),
+    dest: Path = typer.Argument(..., help="A new (or empty) directory for the agent's source."),
+) -> None:
+    """Write one agent's source into a directory."""
+    archive = open_archive(run)
+    commit = archive.node(node).commit
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ArchiveError(f"'{dest}' exists and is not an empty directory")
+    archive.materialize(node, dest)
+    _console().print(f"exported node {node} ({commit[:12]}) to {dest}")

@@ -1,0 +1,184 @@
+"""`dgm replay`: run one node's agent again on one task in a sandbox and set the new result
+beside the recorded one. With the run's FM cache in replay mode the new run must reproduce
+the recorded transcript and outcome exactly; the comparison says whether it did."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from dgm.rundir import RunDir
+from dgm.views.data import ViewError
+
+TRANSCRIPT = "transcript.md"
+# Tool output that depends on the wall clock (`ls -l` dates, times of day): the FM answers
+# replay exactly, but a shell run a minute later prints other times.
+CLOCK = re.compile(
+    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{1,2}\s+(\d{1,2}:\d{2}|\d{4})\b"
+    r"|\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\b|\b\d{1,2}:\d{2}:\d{2}\b"
+)
+
+
+def without_clock(text: str) -> str:
+    """The transcript with clock readings masked."""
+    return CLOCK.sub("<time>", text)
+
+
+@dataclass
+class Replay:
+    """The recorded evaluation (if any) and the new one."""
+
+    node: int
+    task: str
+    mode: str  # "cached" or the fresh model's name
+    original: Any | None  # archive Evaluation
+    new: Any  # dgm.evaluate.TaskResult
+    original_transcript: str | None
+    new_transcript: str
+
+    @property
+    def same_outcome(self) -> bool:
+        return self.original is not None and str(self.original.outcome) == str(self.new.outcome)
+
+    @property
+    def same_transcript(self) -> bool:
+        return self.original_transcript is not None and (
+            self.original_transcript == self.new_transcript
+        )
+
+    @property
+    def identical(self) -> bool:
+        return self.same_outcome and self.same_transcript
+
+    @property
+    def same_but_clock(self) -> bool:
+        """Same outcome, and transcripts that differ only in clock readings."""
+        return (
+            self.same_outcome
+            and self.original_transcript is not None
+            and without_clock(self.original_transcript) == without_clock(self.new_transcript)
+        )
+
+    @property
+    def reproduced(self) -> bool:
+        return self.identical or self.same_but_clock
+
+
+def _transcript(log_path: str | None) -> str | None:
+    if not log_path:
+        return None
+    path = Path(log_path)
+    path = path / TRANSCRIPT if path.is_dir() else path
+    return path.read_text(errors="replace") if path.is_file() else None
+
+
+def replay_task(
+    run: RunDir,
+    archive: Any,
+    node: int,
+    task_id: str,
+    *,
+    cached: bool,
+    model: str | None,
+    console: Console | None = None,
+) -> Replay:
+    """Run `node`'s agent on `task_id` again (see the module docstring)."""
+    from benchmarks import get_benchmark
+    from dgm.evaluate import run_task
+    from dgm.fm import Budget, Gateway, MemoryLedger
+    from sandbox import SandboxConfig, ensure_image
+
+    if cached == bool(model):
+        raise ViewError("give exactly one of --cached (the run's recorded FM answers) or --model M")
+    if not archive.has_node(node):
+        raise ViewError(f"no node {node} in run '{run.run_id}'")
+    config = run.load_config()
+    options = {"path": config.benchmark_path} if config.benchmark_path else {}
+    task = get_benchmark(config.benchmark, **options).task(task_id)  # unknown: exit 2
+    recorded = [e for e in archive.evaluations(node) if e.task == task_id]
+    original = recorded[-1] if recorded else None
+    if cached and original is None:
+        raise ViewError(f"node {node} was never evaluated on '{task_id}': nothing to replay")
+    # The recorded answers are keyed by attempt: replay the attempt that was recorded.
+    attempt = len(recorded) - 1 if cached else len(recorded)
+    ensure_image(console=console)
+    gateway = Gateway(
+        model=config.model if cached else model,
+        api_base=config.api_base if cached else None,
+        ledger=MemoryLedger(),  # a replay is not part of the run: its ledger stays untouched
+        budget=Budget(),
+        cache_dir=run.fm_cache,
+        cache_mode="replay" if cached else "off",
+        seed=config.seed,
+        cost_unknown=config.cost_unknown,
+        sim_fault_rate=config.sim_fault_rate,
+    )
+    log_dir = run.root / "replays" / f"node-{node}" / time.strftime("%Y%m%d-%H%M%S")
+    with tempfile.TemporaryDirectory(prefix="dgm-replay-") as tmp:
+        agent = run.agent_dir(node)
+        if not (agent / ".complete").exists():
+            agent = archive.materialize(node, Path(tmp) / "agent")
+        try:
+            result = run_task(
+                agent, task, gateway=gateway, run_id=run.run_id, node=node, attempt=attempt,
+                sandbox_config=SandboxConfig(), log_dir=log_dir, timeout=config.solve_timeout,
+            )  # fmt: skip
+        finally:
+            gateway.close()
+    return Replay(
+        node,
+        task_id,
+        "cached" if cached else str(model),
+        original,
+        result,
+        _transcript(original.log_path) if original else None,
+        _transcript(result.log_path) or "",
+    )
+
+
+def replay_view(r: Replay) -> Group:
+    table = Table(title=f"Replay of node {r.node} on {r.task} ({r.mode})", title_justify="left")
+    table.add_column("")
+    table.add_column("original")
+    table.add_column("replay")
+    o = r.original
+    table.add_row("outcome", str(o.outcome) if o else "-", str(r.new.outcome))
+    table.add_row("tokens", str(o.tokens) if o else "-", str(r.new.tokens))
+    table.add_row("cost", f"${o.cost:.4f}" if o else "-", f"${r.new.cost:.4f}")
+    table.add_row("seconds", f"{o.seconds:.1f}" if o else "-", f"{r.new.seconds:.1f}")
+    table.add_row("logs", str(o.log_path) if o else "-", str(r.new.log_path))
+    parts: list[Any] = [table]
+    if r.mode == "cached":
+        if r.identical:
+            parts.append(Text("Reproduced exactly: same outcome, identical transcript.",
+                              style="bold green"))  # fmt: skip
+        elif r.same_but_clock:
+            parts.append(Text("Reproduced: same outcome and the same transcript except for "
+                              "clock readings in tool output (dates and times, shown below).",
+                              style="bold green"))  # fmt: skip
+        else:
+            same_text = r.original_transcript is not None and without_clock(
+                r.original_transcript) == without_clock(r.new_transcript)  # fmt: skip
+            what = [w for w, same in (("outcome", r.same_outcome),
+                                      ("transcript", same_text)) if not same]  # fmt: skip
+            parts.append(Text(f"NOT reproduced: the {' and '.join(what)} differ.",
+                              style="bold red"))  # fmt: skip
+    if r.original_transcript is not None and not r.same_transcript:
+        diff = difflib.unified_diff(
+            r.original_transcript.splitlines(keepends=True),
+            r.new_transcript.splitlines(keepends=True), "original", "replay",
+        )  # fmt: skip
+        lines = list(diff)
+        shown = "".join(lines[:200]) + ("[... more ...]\n" if len(lines) > 200 else "")
+        parts.append(Syntax(shown, "diff", theme="ansi_dark", word_wrap=True))
+    return Group(*parts)

@@ -1,0 +1,98 @@
+"""Overhead of a Sandbox session against a bare `docker run`.
+
+One round times, alternately, (a) a full `Sandbox` session: start, copy in a 100-file
+directory, run `python3 -c` (writing the one result file), copy that file
+out, remove; and (b) a bare `docker run --rm --network none IMAGE python3 -c pass`. Prints
+both medians and their ratio (target: <= 1.5).
+
+    .venv/bin/python perf/sandbox_bench.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+# Run from a checkout without installing: the repository root holds the packages.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sandbox import Sandbox, SandboxConfig, ensure_image, remove_orphans  # noqa: E402
+
+FILES = 100
+TARGET_RATIO = 1.5
+WRITE_RESULT = "open('/out/result.txt', 'w').write('done')"
+
+
+def make_workspace(root: Path) -> Path:
+    """A 100-file directory of small Python modules in a few packages."""
+    src = root / "src"
+    for i in range(FILES):
+        path = src / f"pkg{i % 5}" / f"module_{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'"""Module {i}."""\n\n\ndef f_{i}(x):\n    return x + {i}\n' * 4)
+    return src
+
+
+def time_session(src: Path, dest: Path, run_id: str) -> float:
+    """Wall time of one full Sandbox session."""
+    start = time.perf_counter()
+    with Sandbox(SandboxConfig(), labels={"dgm.run": run_id, "dgm.task": "bench"}) as sb:
+        sb.copy_in(src, "/work")
+        # `python3 -c pass`, plus writing the one file to copy out (no extra command).
+        res = sb.run(["python3", "-c", WRITE_RESULT])
+        sb.copy_out("/out", dest)
+    elapsed = time.perf_counter() - start
+    if res.exit_code != 0 or not (dest / "result.txt").is_file():
+        raise SystemExit(f"the sandbox session failed: {res.stderr[-300:]}")
+    return elapsed
+
+
+def time_bare(image: str) -> float:
+    """Wall time of a bare `docker run --rm --network none IMAGE python3 -c pass`."""
+    start = time.perf_counter()
+    cmd = ["docker", "run", "--rm", "--network", "none", image, "python3", "-c", "pass"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="rounds of each (default 15)")
+    args = parser.parse_args()
+    image = ensure_image()
+    run_id = f"bench-{uuid.uuid4().hex[:8]}"
+    sessions: list[float] = []
+    bare: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="dgm-bench-") as tmp:
+        src = make_workspace(Path(tmp))
+        time_bare(image)  # warm-up: page cache, daemon
+        try:
+            for i in range(args.rounds):
+                dest = Path(tmp) / f"out-{i}"
+                # Alternate which goes first so drift in the machine's load hits both alike.
+                if i % 2 == 0:
+                    sessions.append(time_session(src, dest, run_id))
+                    bare.append(time_bare(image))
+                else:
+                    bare.append(time_bare(image))
+                    sessions.append(time_session(src, dest, run_id))
+        finally:
+            remove_orphans(run_id)
+    session_median = statistics.median(sessions)
+    bare_median = statistics.median(bare)
+    ratio = session_median / bare_median
+    verdict = "ok" if ratio <= TARGET_RATIO else "over target"
+    print(f"rounds: {args.rounds}  image: {image}  files copied in: {FILES}")
+    print(f"sandbox session median: {session_median:.3f} s  (min {min(sessions):.3f} s)")
+    print(f"bare docker run median: {bare_median:.3f} s  (min {min(bare):.3f} s)")
+    print(f"ratio: {ratio:.2f}  (target <= {TARGET_RATIO}: {verdict})")
+
+
+if __name__ == "__main__":
+    main()

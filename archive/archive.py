@@ -99,8 +99,9 @@ class Archive(RecordsMixin, ChecksMixin):
         return archive
 
     def close(self) -> None:
-        """Close this thread's database connection."""
+        """Close this thread's database connection and end the git processes."""
         self.db.close()
+        self.git.close()
 
     # -- nodes ---------------------------------------------------------------------------
     def add_child(
@@ -227,7 +228,7 @@ class Archive(RecordsMixin, ChecksMixin):
     # -- code ----------------------------------------------------------------------------
     def materialize(self, node_id: int, dest: str | Path) -> Path:
         """Write the node's files into `dest` (created when missing); returns `dest`."""
-        self.git.materialize(self._commit_tree(node_id)[0], Path(dest))
+        self.git.materialize(self._commit_tree(node_id)[1], Path(dest))
         return Path(dest)
 
     def diff(self, a: int, b: int) -> Diff:

@@ -1,33 +1,30 @@
 """The bare git repository behind an archive, driven only by plumbing commands.
 
-Trees are built in a temporary index file (GIT_INDEX_FILE), never in a shared work tree, so
-writers in threads or processes cannot collide. Commits carry a fixed identity and a date
-derived from the node id: the same tree under the same parent gives the same commit id in
-every run."""
+No work tree is ever shared, so writers in threads or processes cannot collide: a directory's
+files go in as objects through long-running `git hash-object -w` pipes (archive.gitpipes); a
+diff is applied with `git apply --cached` to a temporary index file (GIT_INDEX_FILE) read
+from the parent's tree. Commits carry a fixed identity and a date derived from the node id:
+the same tree under the same parent gives the same commit id in every run."""
 
 from __future__ import annotations
 
 import os
 import stat
 import subprocess
-import tarfile
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from archive.errors import ArchiveError
+from archive.gitpipes import GitPipes
 from archive.models import Diff
 
 EPOCH = 1_700_000_000  # commit dates are EPOCH + node id seconds
 REF_PREFIX = "refs/nodes/"
 SKIP_DIRS = {".git", "__pycache__"}  # never part of an agent's source
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "dgm",
-    "GIT_AUTHOR_EMAIL": "dgm@archive.invalid",
-    "GIT_COMMITTER_NAME": "dgm",
-    "GIT_COMMITTER_EMAIL": "dgm@archive.invalid",
-}
+IDENTITY = "dgm <dgm@archive.invalid>"  # author and committer of every commit
 
 
 class GitStore:
@@ -45,6 +42,7 @@ class GitStore:
         }
         self.env.pop("GIT_INDEX_FILE", None)
         self.env.pop("GIT_WORK_TREE", None)
+        self.pipes = GitPipes(self.path, self.env)
 
     @classmethod
     def init(cls, path: Path) -> GitStore:
@@ -56,13 +54,9 @@ class GitStore:
         store.git("config", "core.logAllRefUpdates", "false")
         return store
 
-    def git(
-        self, *args: str, input: bytes | None = None, env: dict | None = None, cwd=None
-    ) -> bytes:
+    def git(self, *args: str, input: bytes | None = None, env: dict | None = None) -> bytes:
         """Run one git command; a failure is an ArchiveError carrying git's first line."""
-        proc = subprocess.run(
-            ["git", *args], input=input, env=env or self.env, capture_output=True, cwd=cwd
-        )
+        proc = subprocess.run(["git", *args], input=input, env=env or self.env, capture_output=True)
         if proc.returncode != 0:
             msg = proc.stderr.decode(errors="replace").strip().splitlines()
             first = msg[0] if msg else f"exit {proc.returncode}"
@@ -71,31 +65,61 @@ class GitStore:
 
     # -- building trees ------------------------------------------------------------------
     def tree_from_dir(self, files_dir: Path) -> str:
-        """The tree of a directory's files (skipping .git and __pycache__ directories).
-
-        `update-index --add` hashes and writes the blobs itself; the directory serves as the
-        work tree of this one command only."""
+        """Write a directory's files (skipping .git and __pycache__) as blobs and trees through
+        the long-running hash-object pipes; returns the root tree id."""
         root = Path(files_dir)
         if not root.is_dir():
             raise ArchiveError(f"no directory at '{files_dir}'")
-        paths: list[str] = []
+        files: list[tuple[str, str, Path]] = []  # (relative path, mode, full path)
+        links: list[tuple[str, bytes]] = []
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
             for name in filenames:
                 full = Path(dirpath) / name
-                mode = full.lstat().st_mode
-                if stat.S_ISREG(mode) or stat.S_ISLNK(mode):  # not sockets or fifos
-                    paths.append(full.relative_to(root).as_posix())
-        with self._temp_index() as env:
-            env["GIT_WORK_TREE"] = str(root)
-            listing = "".join(f"{p}\0" for p in sorted(paths)).encode()
-            self.git("update-index", "--add", "-z", "--stdin", input=listing, env=env, cwd=root)
-            return self.git("write-tree", env=env).decode().strip()
+                rel = full.relative_to(root).as_posix()
+                st = full.lstat()
+                if stat.S_ISLNK(st.st_mode):
+                    links.append((rel, os.readlink(full).encode()))
+                elif stat.S_ISREG(st.st_mode):  # not sockets or fifos
+                    files.append((rel, "100755" if st.st_mode & 0o111 else "100644", full))
+        shas = self.pipes.write_files([full for _, _, full in files])
+        entries = {rel: (mode, sha) for (rel, mode, _), sha in zip(files, shas, strict=True)}
+        for rel, target in links:
+            entries[rel] = ("120000", self.pipes.write_object("blob", target))
+        return self._write_trees(entries)
+
+    def _write_trees(self, entries: dict[str, tuple[str, str]]) -> str:
+        """Write the tree objects holding these (path -> mode, blob) entries, deepest first."""
+        dirs: dict[str, dict[str, tuple[str, str]]] = {"": {}}
+        for path, entry in entries.items():
+            parent, _, name = path.rpartition("/")
+            dirs.setdefault(parent, {})[name] = entry
+            while parent:  # make sure every ancestor directory is listed
+                up, _, _ = parent.rpartition("/")
+                dirs.setdefault(up, {})
+                parent = up
+        for d in sorted(dirs, key=lambda p: p.count("/") + bool(p), reverse=True):
+            if not d:
+                continue
+            up, _, name = d.rpartition("/")
+            dirs[up][name] = ("40000", self._write_tree(dirs[d]))
+        return self._write_tree(dirs[""])
+
+    def _write_tree(self, items: dict[str, tuple[str, str]]) -> str:
+        # git orders a directory's entries by name, a subtree's name compared as "name/".
+        def order(name: str) -> bytes:
+            return (name + "/" if items[name][0] == "40000" else name).encode()
+
+        body = b"".join(
+            f"{items[n][0]} {n}".encode() + b"\0" + bytes.fromhex(items[n][1])
+            for n in sorted(items, key=order)
+        )
+        return self.pipes.write_object("tree", body)
 
     @contextmanager
     def _temp_index(self) -> Iterator[dict[str, str]]:
         """An environment naming a fresh index file of our own, removed afterwards."""
-        index = self.path / f"tmp-index-{uuid.uuid4().hex}"
+        index = Path(tempfile.gettempdir()) / f"dgm-index-{uuid.uuid4().hex}"
         try:
             yield {**self.env, "GIT_INDEX_FILE": str(index)}
         finally:
@@ -103,9 +127,9 @@ class GitStore:
             index.with_name(index.name + ".lock").unlink(missing_ok=True)
 
     def tree_from_diff(self, base: str, diff: str) -> str:
-        """The tree of `base` (a commit or tree) with a unified diff applied."""
+        """The tree `base` with a unified diff applied (through a temporary index file)."""
         if not diff.strip():
-            return self.tree_of(base)
+            return base
         with self._temp_index() as env:
             self.git("read-tree", base, env=env)
             text = diff if diff.endswith("\n") else diff + "\n"
@@ -115,9 +139,6 @@ class GitStore:
             except ArchiveError as exc:
                 raise ArchiveError(f"the diff does not apply: {exc}") from None
             return self.git("write-tree", env=env).decode().strip()
-
-    def tree_of(self, commit: str) -> str:
-        return self.git("rev-parse", f"{commit}^{{tree}}").decode().strip()
 
     def numstats(self, commits: list[str]) -> dict[str, tuple[int, int, int]]:
         """commit -> (files changed, lines added, lines removed) against its first parent (the
@@ -140,17 +161,22 @@ class GitStore:
 
     # -- commits and refs ----------------------------------------------------------------
     def commit(self, tree: str, parent: str | None, node_id: int, message: str) -> str:
-        """A commit with a fixed identity and a date derived from the node id."""
-        date = f"{EPOCH + node_id} +0000"
-        env = {**self.env, **IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-        args = ["commit-tree", tree] + (["-p", parent] if parent else []) + ["-m", message]
-        return self.git(*args, env=env).decode().strip()
+        """A commit with a fixed identity and a date derived from the node id (byte for byte
+        what `git commit-tree` makes of the same input)."""
+        who = f"{IDENTITY} {EPOCH + node_id}"
+        text = f"tree {tree}\n" + (f"parent {parent}\n" if parent else "")
+        text += f"author {who} +0000\ncommitter {who} +0000\n\n{message}\n"
+        return self.pipes.write_object("commit", text.encode())
 
     def set_ref(self, node_id: int, commit: str) -> None:
-        self.git("update-ref", f"{REF_PREFIX}{node_id}", commit)
+        self.pipes.update_ref(f"{REF_PREFIX}{node_id}", commit)
 
     def delete_ref(self, node_id: int) -> None:
-        self.git("update-ref", "-d", f"{REF_PREFIX}{node_id}")
+        self.pipes.update_ref(f"{REF_PREFIX}{node_id}", None)
+
+    def close(self) -> None:
+        """End the long-running git processes."""
+        self.pipes.close()
 
     def refs(self) -> dict[int, tuple[str, list[str]]]:
         """node id -> (commit, git parents) for every node ref."""
@@ -163,6 +189,12 @@ class GitStore:
             if suffix.isdigit():
                 found[int(suffix)] = (sha, parents)
         return found
+
+    def existing_refs(self, node_ids) -> list[int]:
+        """Which of these node ids have a ref."""
+        names = [f"{REF_PREFIX}{n}" for n in node_ids]
+        out = self.git("for-each-ref", "--format=%(refname)", *names).decode()
+        return sorted(int(line[len(REF_PREFIX) :]) for line in out.split())
 
     def clear_stale_locks(self) -> list[str]:
         """Remove ref lock files a killed writer left behind (call only while no one writes)."""
@@ -182,34 +214,48 @@ class GitStore:
         return {line.split()[0] for line in out.decode().splitlines() if line.endswith(" missing")}
 
     # -- reading -------------------------------------------------------------------------
-    def materialize(self, commit: str, dest: Path) -> None:
-        """Write a commit's files into `dest` (created when missing): `git archive` streamed
-        into tarfile in this process (one process fewer than `| tar -x`)."""
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.Popen(
-            ["git", "archive", "--format=tar", commit],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-                tar.extractall(dest, filter="tar")  # our own commits: modes and links kept
-        except tarfile.TarError:
-            pass  # git's own message below says why
-        finally:
-            proc.stdout.close()
-            err = proc.stderr.read()
-            proc.stderr.close()
-        if proc.wait() != 0:
-            msg = err.decode(errors="replace").strip().splitlines()
-            raise ArchiveError(f"materialize failed: {msg[0] if msg else 'git archive'}")
+    def materialize(self, tree: str, dest: Path) -> None:
+        """Write a tree's files into `dest` (created when missing), reading the objects through
+        the long-running `git cat-file --batch` pipe."""
+        todo = [(tree, Path(dest))]
+        while todo:
+            sha, where = todo.pop()
+            where.mkdir(parents=True, exist_ok=True)
+            entries = parse_tree(self.pipes.read_objects([sha])[0])
+            blobs = [e for e in entries if e[0] != "40000" and e[0] != "160000"]
+            contents = self.pipes.read_objects([e[2] for e in blobs])
+            for (mode, name, _), data in zip(blobs, contents, strict=True):
+                path = where / name
+                if mode == "120000":
+                    path.unlink(missing_ok=True)
+                    path.symlink_to(os.fsdecode(data))
+                else:
+                    path.write_bytes(data)
+                    path.chmod(0o755 if mode == "100755" else 0o644)
+            todo += [(s, where / n) for m, n, s in entries if m == "40000"]
 
     def diff(self, old: str, new: str) -> Diff:
         """Unified diff between two commits and per-file added/removed counts."""
-        text = self.git("diff", "--no-color", "--no-ext-diff", old, new).decode(errors="replace")
+        # Plumbing diff-tree: no rename detection (porcelain `git diff` has it on by default).
+        out = self.git("diff-tree", "-r", "-p", "--no-renames", "--no-color", old, new)
+        text = out.decode(errors="replace")
         return Diff(text=text, files=parse_numstat(text))
+
+
+def parse_tree(body: bytes) -> list[tuple[str, str, str]]:
+    """(mode, name, sha) of each entry of a raw tree object; refuses names that could leave
+    the destination directory."""
+    entries = []
+    at = 0
+    while at < len(body):
+        space = body.index(b" ", at)
+        nul = body.index(b"\0", space)
+        mode, name = body[at:space].decode(), os.fsdecode(body[space + 1 : nul])
+        if name in ("", ".", "..") or "/" in name:
+            raise ArchiveError(f"refusing a tree entry named {name!r}")
+        entries.append((mode, name, body[nul + 1 : nul + 21].hex()))
+        at = nul + 21
+    return entries
 
 
 def parse_numstat(text: str) -> list[tuple[str, int, int]]:

@@ -9,6 +9,7 @@ asked for a verdict.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -83,8 +84,12 @@ def grade_in_sandbox(
     *,
     config=None,
     labels: dict[str, str] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> GradeResult:
     """Grade the workspace `result_dir` against `task`'s hidden tests in a fresh sandbox.
+
+    `sandbox`, when given, is a started sandbox that nothing has used yet (a caller may start
+    it while the agent works, to save the start-up); the caller removes it.
 
     Unchanged workspace: empty. Hidden tests exit 0: resolved; fail, time out or run out of
     memory: unresolved. Grading that cannot run (no result, no Docker, ...): error.
@@ -114,7 +119,9 @@ def grade_in_sandbox(
         with tempfile.TemporaryDirectory(prefix="dgm-grade-") as tmp:
             staged = Path(tmp)
             stage(task, files, staged)
-            with Sandbox(config or SandboxConfig(), labels=all_labels) as sb:
+            fresh = sandbox is None
+            sb = Sandbox(config or SandboxConfig(), labels=all_labels) if fresh else sandbox
+            with sb if fresh else contextlib.nullcontext(sb):
                 sb.copy_in(staged, "/work")
                 res = sb.run(list(task.grade_command), timeout=task.time_limit, cwd="/work")
     except SandboxError as exc:

@@ -115,7 +115,9 @@ class HumanEvalBenchmark:
         )
 
     def grade(
-        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None, sandbox=None
     ) -> GradeResult:
         """Run the hidden `check` against the agent's `solution.py` in a clean sandbox."""
-        return grade_in_sandbox(task, result_dir, config=self.sandbox_config, labels=labels)
+        return grade_in_sandbox(
+            task, result_dir, config=self.sandbox_config, labels=labels, sandbox=sandbox
+        )

@@ -132,7 +132,9 @@ class PolyglotBenchmark:
         )
 
     def grade(
-        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None, sandbox=None
     ) -> GradeResult:
         """Restore the tests over the agent's files and run them in a clean sandbox."""
-        return grade_in_sandbox(task, result_dir, config=self.sandbox_config, labels=labels)
+        return grade_in_sandbox(
+            task, result_dir, config=self.sandbox_config, labels=labels, sandbox=sandbox
+        )

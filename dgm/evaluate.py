@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from benchmarks import BenchmarkError, GradeResult, Outcome, Task, get_benchmark
 from benchmarks.grading import GRADER_FAILED, grade_in_sandbox, workspace_files
 from dgm.errors import DgmError
 from dgm.fm import SessionTags
-from sandbox import LimitExceeded, RunResult, Sandbox, SandboxConfig
+from sandbox import LimitExceeded, RunResult, Sandbox, SandboxConfig, SandboxError
 
 AGENT_COMMAND = [
     "python3", "/agent/agent.py", "solve",
@@ -81,7 +82,8 @@ def run_task(
     tags = SessionTags(run=run_id, node=node, task=task.id, role="solve", attempt=attempt)
     sim_context = {"reference": task.reference, "visible_check": task.visible_check}
     labels = {"dgm.run": run_id, "dgm.node": str(node), "dgm.task": task.id, "dgm.role": "solve"}
-    with tempfile.TemporaryDirectory(prefix="dgm-eval-") as tmp:
+    grader = Grader(task, {**labels, "dgm.role": "grade"})
+    with grader, tempfile.TemporaryDirectory(prefix="dgm-eval-") as tmp:
         scratch = Path(tmp)
         task_dir, given, result_dir, out_dir = _prepare(scratch, task)
         tokens, cost = 0, 0.0
@@ -107,7 +109,7 @@ def run_task(
         if reason:
             outcome, grading = Outcome.ERROR, f"not graded: {reason}"
         else:
-            graded = _benchmark_grade(task, result_dir, labels)
+            graded = grader.grade(result_dir)
             outcome, grading = graded.outcome, graded.output
             reason = problems.pop("deleted", None) or problems.pop("links", None)
             if outcome is Outcome.EMPTY:
@@ -131,22 +133,61 @@ def run_task(
     return result
 
 
-def _benchmark_grade(task: Task, result_dir: Path, labels: dict[str, str]) -> GradeResult:
-    """Grade with the task's own suite (`run_task` gets a Task, not its suite); the grading
-    container carries the run's labels when the suite's grader accepts them, so that a
-    clean-up by run label finds it too."""
-    try:
-        grade = get_benchmark(task.benchmark).grade
-    except BenchmarkError:  # a suite that needs options (a path) grades the shared way
-        grade = grade_in_sandbox
-    grade_labels = {**labels, "dgm.role": "grade"}
-    if "labels" in inspect.signature(grade).parameters:
-        graded = grade(task, result_dir, labels=grade_labels)
-    else:
-        graded = grade(task, result_dir)
-    if graded.outcome is Outcome.ERROR and graded.output.startswith(GRADER_FAILED):
-        raise EvaluationError(graded.output.splitlines()[0])
-    return graded
+class Grader:
+    """The task's own suite's grader (`run_task` gets a Task, not its suite). While the agent
+    works, a clean grading sandbox starts in the background when the suite's grader accepts
+    one (it saves a container start per evaluation); the run's labels go on it so that a
+    clean-up by run finds it. Use as a context manager: the spare sandbox is removed."""
+
+    def __init__(self, task: Task, labels: dict[str, str]):
+        self.task, self.labels = task, {**labels, "dgm.task": task.id}
+        try:
+            self.grade_fn = get_benchmark(task.benchmark).grade
+        except BenchmarkError:  # a suite that needs options (a path) grades the shared way
+            self.grade_fn = grade_in_sandbox
+        self.accepts = set(inspect.signature(self.grade_fn).parameters)
+        self.spare: Sandbox | None = None
+        self._starter: threading.Thread | None = None
+
+    def __enter__(self) -> Grader:
+        if "sandbox" in self.accepts:
+            self._starter = threading.Thread(target=self._start_spare, daemon=True)
+            self._starter.start()
+        return self
+
+    def _start_spare(self) -> None:
+        spare = Sandbox(SandboxConfig(), labels=self.labels)
+        try:
+            spare.start()
+        except SandboxError:
+            spare.remove()  # grading starts its own and reports the trouble
+            return
+        self.spare = spare
+
+    def _take_spare(self) -> Sandbox | None:
+        if self._starter is not None:
+            self._starter.join()
+            self._starter = None
+        return self.spare
+
+    def grade(self, result_dir: Path) -> GradeResult:
+        """Grade; an error of the grader itself (not the agent) raises EvaluationError."""
+        kwargs: dict = {}
+        if "labels" in self.accepts:
+            kwargs["labels"] = self.labels
+        spare = self._take_spare()
+        if spare is not None:
+            kwargs["sandbox"] = spare
+        graded = self.grade_fn(self.task, result_dir, **kwargs)
+        if graded.outcome is Outcome.ERROR and graded.output.startswith(GRADER_FAILED):
+            raise EvaluationError(graded.output.splitlines()[0])
+        return graded
+
+    def __exit__(self, *exc) -> None:
+        spare = self._take_spare()
+        if spare is not None:
+            spare.remove()
+            self.spare = None
 
 
 def _prepare(scratch: Path, task: Task) -> tuple[Path, Path, Path, Path]:

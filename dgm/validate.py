@@ -76,6 +76,7 @@ def validate_child(
     n = verdict.changed_files
     with tempfile.TemporaryDirectory(prefix="dgm-smoke-") as tmp:
         task_dir = Path(tmp)
+        task_dir.chmod(0o755)  # readable by the sandbox's non-root user
         (task_dir / "problem.md").write_text(SMOKE_PROBLEM)
         with Sandbox(
             sandbox_config,

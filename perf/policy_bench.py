@@ -5,12 +5,14 @@ Builds random trees (each new node's parent uniform among earlier nodes, 15 % in
 its parent and evaluation choices alone), a dgm generation draw, a greedy decision and one
 `add_result` (O(depth)). Target: one hgm decision at 10,000 nodes / 200,000 results <= 2 ms.
 
-    .venv/bin/python perf/policy_bench.py
+    .venv/bin/python perf/policy_bench.py [--simulate]   (--simulate: also time the simulator)
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import sys
 import time
 from functools import partial
 
@@ -46,6 +48,7 @@ def median_us(fn, repeats: int = 300) -> float:
 
 def main() -> None:
     print(f"{'nodes':>7} {'results':>8} | median microseconds per call")
+    medians: dict[str, list[float]] = {}
     for n_nodes in (1_000, 10_000):
         n_results = 20 * n_nodes
         tree = build(n_nodes, n_results)
@@ -62,12 +65,30 @@ def main() -> None:
             "hgm final_agent": partial(hgm.final_agent, tree),
             "dgm choose_parents (k=2)": partial(dgm.choose_parents, tree),
             "greedy next_action": partial(greedy.next_action, tree),
-            f"add_result (depth {len(tree.ancestors(deepest))})": partial(
-                tree.add_result, deepest, "t0", True
-            ),
+            "add_result (deepest node)": partial(tree.add_result, deepest, "t0", True),
         }
         for label, fn in rows.items():
-            print(f"{n_nodes:>7} {n_results:>8} | {label:<28} {median_us(fn):9.1f}")
+            us = median_us(fn)
+            medians.setdefault(label, []).append(us)
+            print(f"{n_nodes:>7} {n_results:>8} | {label:<28} {us:9.1f}")
+        print(f"{'':>16} | depth of the deepest node: {len(tree.ancestors(deepest))}")
+    print("growth 1,000 -> 10,000 nodes (ratio of medians):")
+    for label, (small, large) in medians.items():
+        print(f"  {label:<28} x{large / small:5.1f}")
+    if "--simulate" in sys.argv:
+        simulate_timing()
+
+
+def simulate_timing() -> None:
+    """The issue's target: 200 seeds x 5 policies x 800 evaluations under 60 s."""
+    from dgm.simulator import SimConfig, run_all
+
+    cfg = SimConfig(policies=["dgm", "hgm", "greedy", "random", "latest"], budget=800, seeds=200)
+    jobs = os.cpu_count() or 1
+    t = time.perf_counter()
+    run_all(cfg, jobs=jobs)
+    print(f"simulate 200 seeds x 5 policies x 800 evals ({jobs} processes): "
+          f"{time.perf_counter() - t:.1f} s")  # fmt: skip
 
 
 if __name__ == "__main__":

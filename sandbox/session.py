@@ -21,7 +21,7 @@ from sandbox import transfer
 from sandbox.cleanup import SANDBOX_LABEL
 from sandbox.config import FM_DIR, OUTDIR, TMPDIR, UID, WORKDIR, SandboxConfig
 from sandbox.docker_cli import docker, docker_ok
-from sandbox.errors import SandboxError, SandboxTimeout
+from sandbox.errors import ImageMissing, LimitExceeded, SandboxError, SandboxTimeout
 from sandbox.image import IMAGE_NAME
 from sandbox.output import BoundedStream
 
@@ -108,6 +108,8 @@ class Sandbox:
             "--tmpfs", f"{OUTDIR}:rw,noexec,nosuid,nodev,size={c.out_mb}m,uid={UID},"
             f"gid={UID},mode=0755",
             "--workdir", WORKDIR, "--label", f"{SANDBOX_LABEL}=1",
+            # No container log: /proc/1/fd/1 would otherwise write without bound to the host.
+            "--log-driver", "none", "--pull", "never",
         ]  # fmt: skip
         for key, value in self.labels.items():
             args += ["--label", f"{key}={value}"]
@@ -125,10 +127,10 @@ class Sandbox:
             raise SandboxTimeout("the sandbox container did not start within 120 s") from exc
         if proc.returncode != 0:
             _live.discard(self.name)
-            err = proc.stderr.strip().splitlines()
-            msg = err[-1] if err else "unknown error"
-            if "No such image" in msg or "Unable to find image" in msg:
-                raise SandboxError(f"image {image} is missing; run `dgm sandbox build`")
+            err = proc.stderr.strip()
+            if "No such image" in err or "Unable to find image" in err:
+                raise ImageMissing(f"image {image} is missing; run `dgm sandbox build`")
+            msg = err.splitlines()[-1] if err else "unknown error"
             raise SandboxError(f"could not start a sandbox: {msg[:300]}")
         self.container = proc.stdout.strip()
 
@@ -186,6 +188,14 @@ class Sandbox:
             t.join(timeout=5)
         duration = time.monotonic() - start
         code = proc.returncode
+        if code in (125, 126, 127, 1) and b"No such container" in bytes(err.head):
+            raise SandboxTimeout(
+                "the sandbox ended (session timeout or removed) before the command"
+            )
+        if code == 1 and b"is not running" in bytes(err.head):
+            raise SandboxTimeout(
+                "the sandbox ended (session timeout or removed) before the command"
+            )
         timed_out = host_timed_out or (code in TIMEOUT_CODES and duration >= limit - 0.05)
         if timed_out or killed_for_output:
             self._kill_all()  # stragglers that left the process group
@@ -217,6 +227,8 @@ class Sandbox:
     def copy_in(self, src: str | Path, dest: str = WORKDIR) -> None:
         """Copy the contents of host directory `src` into container directory `dest`."""
         self._require()
+        if not Path(src).is_dir():
+            raise SandboxError(f"cannot copy in {src}: not a directory")
         data = transfer.pack(Path(src), self.config.transfer_limit_mb * 2**20)
         quoted = shlex.quote(dest)
         proc = docker(
@@ -250,8 +262,12 @@ class Sandbox:
         if len(data) > limit:
             proc.kill()
             proc.wait()
-            raise SandboxError(f"copy out exceeds {self.config.transfer_limit_mb} MB")
+            raise LimitExceeded(f"copy out exceeds {self.config.transfer_limit_mb} MB")
         proc.wait(timeout=300)
+        if proc.returncode != 0:
+            assert proc.stderr is not None
+            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
+            raise SandboxError(f"copy out failed: {(err or ['tar failed'])[-1][:200]}")
         return data
 
     def _require(self) -> None:

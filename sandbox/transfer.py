@@ -96,6 +96,8 @@ def _copy_hard_link(root: Path, rel: PurePosixPath, linkname: str) -> bool:
     source, target = root / source_rel, root / rel
     if source.is_symlink() or not source.is_file() or target.is_symlink():
         return False
+    if not source.resolve().is_relative_to(root):
+        return False
     if not target.parent.resolve().is_relative_to(root):
         return False
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +12,6 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from archive import Archive, ArchiveError, Stats
 
@@ -38,30 +38,24 @@ def open_archive(run: str) -> Archive:
     return Archive.open(path)
 
 
-def _console(wide: bool = False) -> Console:
-    # A tree written to a file or pipe must not wrap its lines at 80 columns.
-    console = Console()
-    return Console(width=400) if wide and not console.is_terminal else console
-
-
 def _score(s: Stats) -> str:
     return f"{s.successes}/{s.trials}" + (f" {s.rate:.2f}" if s.trials else "")
 
 
-def _label(node, own: Stats, clade: Stats, diffstat) -> Text:
-    text = Text()
-    text.append(f"{node.id}", style="bold")
-    text.append(f"  own {_score(own)}", style="cyan")
-    text.append(f"  clade {_score(clade)}", style="magenta")
-    text.append(f"  {node.status}", style=STATUS_STYLE.get(node.status, ""))
+def _label(node, own: Stats, clade: Stats, diffstat) -> list[tuple[str, str]]:
+    """One node's line as (text, style) pieces."""
+    parts = [
+        (f"{node.id}", "bold"),
+        (f"  own {_score(own)}", "cyan"),
+        (f"  clade {_score(clade)}", "magenta"),
+        (f"  {node.status}", STATUS_STYLE.get(node.status, "")),
+    ]
     if node.entry:
-        text.append(f"  {node.entry[:40]}", style="dim")
+        parts.append((f"  {node.entry[:40]}", "dim"))
     if diffstat and node.parent is not None:
         files, added, removed = diffstat
-        text.append(f"  {files}f ", style="dim")
-        text.append(f"+{added}", style="green")
-        text.append(f" -{removed}", style="red")
-    return text
+        parts += [(f"  {files}f ", "dim"), (f"+{added}", "green"), (f" -{removed}", "red")]
+    return parts
 
 
 def tree(
@@ -92,19 +86,28 @@ def tree(
     for n in sorted(nodes, reverse=True):
         if keep[n] and nodes[n].parent is not None:
             keep[nodes[n].parent] = True
-    root = Tree(_label(nodes[0], *stats[0], diffstats.get(0)))
-    stack = [(0, root, 0)]
+    lines: list[list[tuple[str, str]]] = []
+    # Depth-first with an explicit stack (no recursion limit): (node, guide prefix, last?, level)
+    stack: list[tuple[int, str, bool, int]] = [(0, "", True, 0)]
     while stack:
-        n, branch, level = stack.pop()
+        n, prefix, last, level = stack.pop()
+        guide = prefix + ("" if n == 0 else "└── " if last else "├── ")
+        lines.append([(guide, ""), *_label(nodes[n], *stats[n], diffstats.get(n))])
+        inner = prefix + ("" if n == 0 else "    " if last else "│   ")
         shown = [c for c in sorted(kids[n], key=key) if keep[c]]
         if depth is not None and level >= depth:
             if shown:
-                branch.add(Text(f"... {len(shown)} more children", style="dim"))
+                lines.append([(f"{inner}└── ... {len(shown)} more children", "dim")])
             continue
-        # Push in reverse so the stack pops children in order.
-        children = [(c, branch.add(_label(nodes[c], *stats[c], diffstats.get(c)))) for c in shown]
-        stack.extend((c, b, level + 1) for c, b in reversed(children))
-    _console(wide=True).print(root)
+        # Reversed so that the stack pops the children in order.
+        stack.extend(
+            (c, inner, i == len(shown) - 1, level + 1) for i, c in reversed(list(enumerate(shown)))
+        )
+    console = Console()
+    if console.is_terminal:
+        console.print(Text("\n").join(Text.assemble(*line) for line in lines), soft_wrap=True)
+    else:  # a file or pipe: plain text, written directly (Rich's layout is slow at 10,000 lines)
+        sys.stdout.write("".join("".join(t for t, _ in line) + "\n" for line in lines))
 
 
 def show(
@@ -133,7 +136,7 @@ def show(
     facts.add_row("own score", _score(own))
     facts.add_row("clade score", _score(clade))
     facts.add_row("FM", f"{calls} calls, {tokens} tokens, ${cost:.4f}")
-    console = _console()
+    console = Console()
     console.print(Panel(facts, title=f"node {n.id}", expand=False))
     if n.problem_statement:
         console.print(Panel(Text(n.problem_statement), title="problem statement"))
@@ -162,7 +165,7 @@ def diff(
     """The unified diff from node A to node B."""
     archive = open_archive(run)
     d = archive.diff(a, b)
-    console = _console()
+    console = Console()
     if stat:
         table = Table(title=f"node {a} -> node {b}")
         table.add_column("file")
@@ -200,4 +203,4 @@ def export(
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ArchiveError(f"'{dest}' exists and is not an empty directory")
     archive.materialize(node, dest)
-    _console().print(f"exported node {node} ({commit[:12]}) to {dest}")
+    Console().print(f"exported node {node} ({commit[:12]}) to {dest}")

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from dgm.simulator.landscape import FAMILIES
+
 console = Console()
 
 
@@ -47,19 +49,30 @@ def _params(items: list[str]) -> dict[str, dict[str, str]]:
 
 def simulate(
     policies: str = typer.Option(
-        "dgm,hgm,greedy,random,latest", help="Comma-separated policy names."
+        "dgm,hgm,greedy,random,latest", metavar="LIST", help="Comma-separated policy names."
     ),
-    landscape: str = typer.Option("mismatch", help="smooth, rugged, mismatch or flat."),
-    budget: str = typer.Option("800", help="Evaluation units per run."),
-    seeds: str = typer.Option("200", help="Seeded landscapes (every policy meets each)."),
-    first_seed: str = typer.Option("0", "--first-seed", help="The first seed."),
-    tasks: str = typer.Option("60", help="Tasks in the simulated benchmark."),
-    expand_cost: str = typer.Option("1", "--expand-cost", help="Units one expansion costs."),
+    landscape: str = typer.Option(
+        "mismatch", metavar="NAME", help=f"One of: {', '.join(FAMILIES)}."
+    ),
+    budget: str = typer.Option("800", metavar="N", help="Evaluation units per run."),
+    seeds: str = typer.Option(
+        "200", metavar="N", help="Seeded landscapes (every policy meets each)."
+    ),
+    first_seed: str = typer.Option("0", "--first-seed", metavar="N", help="The first seed."),
+    tasks: str = typer.Option("60", metavar="N", help="Tasks in the simulated benchmark."),
+    expand_cost: str = typer.Option(
+        "1", "--expand-cost", metavar="N", help="Units one expansion costs."
+    ),
     param: list[str] = typer.Option(
-        [], "--param", help="A policy parameter, e.g. hgm.alpha=0.5 (repeatable)."
+        [],
+        "--param",
+        metavar="POLICY.NAME=VALUE",
+        help="A policy parameter, e.g. hgm.alpha=0.5 (repeatable).",
     ),
-    jobs: str = typer.Option(str(os.cpu_count() or 1), help="Worker processes."),
-    plot: Path = typer.Option(None, "--plot", help="Write a PNG of quality against budget."),
+    jobs: str = typer.Option(str(os.cpu_count() or 1), metavar="N", help="Worker processes."),
+    plot: Path = typer.Option(
+        None, "--plot", metavar="FILE.png", help="Write a PNG of quality against budget."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON only."),
 ) -> None:
     """Run selection policies on the same seeded synthetic landscapes and compare the true

@@ -97,7 +97,7 @@ def plot(
 
     rd, archive = _open(run, runs_dir)
     for path in plot_all(Snapshot.from_archive(archive), out, rd.run_id):
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
 def serve(
@@ -111,7 +111,7 @@ def serve(
 
     rd, _ = _open(run, runs_dir)
     server = ViewerServer(rd, port=port, verbose=verbose)
-    console.print(f"serving {rd.root} at [bold]{server.url}[/bold] (Ctrl-C stops)")
+    console.print(f"serving {rd.root} at [bold]{server.url}[/bold] (Ctrl-C stops)", soft_wrap=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -42,6 +42,7 @@ class BasePolicy:
         self.seed = int(seed)
         self.tasks = list(tasks)
         self.rng = np.random.default_rng(self.seed)
+        self.require(bool(self.tasks), "needs at least one task")
         self.check_params()
 
     def _coerce(self, key: str, value: Any) -> Any:

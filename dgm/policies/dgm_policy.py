@@ -46,20 +46,6 @@ class DGMPolicy(BasePolicy):
         "noise_leeway": 0.1,
     }
 
-    def check_params(self) -> None:
-        p = self.params
-        self.require(p["k"] >= 1, f"k must be >= 1, got {p['k']}")
-        self.require(p["selection"] in SELECTIONS, f"selection must be one of {SELECTIONS}")
-        self.require(p["archive"] in ARCHIVE_RULES, f"archive must be one of {ARCHIVE_RULES}")
-        self.require(all(s >= 1 for s in p["stages"]) and p["stages"], "stages must be >= 1")
-        self.require(
-            len(p["thresholds"]) == len(p["stages"]) - 1,
-            "thresholds needs one value fewer than stages",
-        )
-        self.require(bool(self.tasks), "needs at least one task")
-        self.require(isinstance(p["selection"], str) and isinstance(p["archive"], str),
-                     "selection and archive must be names")  # fmt: skip
-
     def __init__(self, seed: int, tasks: list[str], **params: Any):
         super().__init__(seed, tasks, **params)
         p = self.params
@@ -77,6 +63,19 @@ class DGMPolicy(BasePolicy):
         self.archive: list[int] = [0]
         self.stage_of: dict[int, int] = {}
         self.stage_score: dict[int, list[int]] = {}  # node -> [successes, trials] so far
+
+    def check_params(self) -> None:
+        p = self.params
+        self.require(p["k"] >= 1, f"k must be >= 1, got {p['k']}")
+        self.require(p["selection"] in SELECTIONS, f"selection must be one of {SELECTIONS}")
+        self.require(p["archive"] in ARCHIVE_RULES, f"archive must be one of {ARCHIVE_RULES}")
+        self.require(all(s >= 1 for s in p["stages"]) and p["stages"], "stages must be >= 1")
+        self.require(
+            len(p["thresholds"]) == len(p["stages"]) - 1,
+            "thresholds needs one value fewer than stages",
+        )
+        self.require(all(0.0 <= t <= 1.0 for t in p["thresholds"]), "thresholds must be in [0, 1]")
+        self.require(p["noise_leeway"] >= 0.0, "noise_leeway must be >= 0")
 
     # -- parent selection --------------------------------------------------------------------
     def parent_probabilities(self, tree: TreeState) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,8 @@
 """The Huxley-Gödel Machine policy: expand or evaluate, both by Thompson sampling.
 
-- Expand when `n_evals ** alpha >= n_nodes + pending expansions`, else evaluate.
+- Expand when `n_evals ** alpha >= n_nodes + pending expansions`, else evaluate. When the
+  rule says evaluate but no node has an untried task, it expands instead (a worker never idles
+  while a step is possible); with neither possible it waits (work in flight) or stops.
 - Expansion: the parent maximises a draw from Beta(tau (1 + S_clade), tau (1 + F_clade))
   among valid nodes whose clade has at least one success (the root when none has): clade
   statistics pool a node's own results with all its descendants' (CMP). The clade counts come
@@ -80,8 +82,7 @@ class HGMPolicy(BasePolicy):
         if idx.size == 0:
             return None
         node = self.thompson(idx, tree.own_s, tree.own_n, self.tau(tree))
-        untried = tree.untried(node)
-        return Evaluate(node, (untried[int(self.rng.integers(len(untried)))],))
+        return Evaluate(node, (tree.random_untried(node, self.rng),))
 
     def next_action(self, tree: TreeState):
         if not self.wants_expansion(tree):

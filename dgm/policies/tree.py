@@ -34,6 +34,7 @@ class TreeState:
         self._done: list[set[str]] = []  # tasks with at least one result, per node
         self._eval_flight: list[dict[str, int]] = []
         self._expand_flight: dict[int, int] = {}
+        self._n_expand_flight = 0
         self._n_evals = 0
         self._n_eval_flight = 0
         self.budget_fraction = 0.0
@@ -122,6 +123,7 @@ class TreeState:
                 self._expand_flight[expand] = count
             else:
                 self._expand_flight.pop(expand, None)
+            self._n_expand_flight += sign
             return
         if evaluate is None or task is None:
             raise ValueError("mark/clear in flight needs expand=NODE or evaluate=NODE, task=T")
@@ -154,7 +156,7 @@ class TreeState:
 
     @property
     def n_pending_expansions(self) -> int:
-        return sum(self._expand_flight.values())
+        return self._n_expand_flight
 
     @property
     def n_evals_in_flight(self) -> int:
@@ -163,7 +165,7 @@ class TreeState:
     @property
     def n_in_flight(self) -> int:
         """Expansions and evaluations started and not yet ended."""
-        return self.n_pending_expansions + self._n_eval_flight
+        return self._n_expand_flight + self._n_eval_flight
 
     own_s = property(lambda self: self._own_s[: self._n], doc="Own successes per node.")
     own_n = property(lambda self: self._own_n[: self._n], doc="Own trials per node.")
@@ -185,6 +187,20 @@ class TreeState:
         self._check(node)
         done, flight = self._done[node], self._eval_flight[node]
         return [t for t in self.tasks if t not in done and not flight.get(t)]
+
+    def random_untried(self, node: int, rng: np.random.Generator) -> str | None:
+        """A task drawn uniformly from `untried(node)` (None when there is none)."""
+        free = len(self.tasks) - int(self._blocked[node])
+        if free <= 0:
+            return None
+        if 2 * free >= len(self.tasks):  # mostly free: rejection sampling skips the scan
+            done, flight = self._done[node], self._eval_flight[node]
+            while True:
+                task = self.tasks[int(rng.random() * len(self.tasks))]
+                if task not in done and not flight.get(task):
+                    return task
+        untried = self.untried(node)
+        return untried[int(rng.random() * len(untried))]
 
     def tried(self, node: int) -> set[str]:
         """Tasks of `node` with at least one result."""

@@ -3,8 +3,9 @@
 Every node has a hidden true solve rate `q` and a hidden metaproductivity `m` (how good its
 children tend to be). A child's numbers come from its parent's through the family's process.
 The i-th child of a given node is the same in every run with the same seed, whichever policy
-asks for it: its randomness is seeded by (seed, path from the root), so every policy meets
-the same landscape. An evaluation of node X on task t succeeds when u[X, t] < q[X], with
+asks for it: its randomness is seeded by (seed, a hash of the path from the root), so every
+policy meets the same landscape. An evaluation of node X on task t succeeds when
+u[X, t] < q[X], with
 u drawn once per node: a Bernoulli(q) draw, the same for every policy (common random numbers).
 """
 
@@ -41,25 +42,24 @@ class Landscape:
         self.q: list[float] = [ROOT_Q]
         self.m: list[float] = [ROOT_M]
         self.valid: list[bool] = [True]
-        self.path: list[tuple[int, ...]] = [()]
+        self.key: list[int] = [0]  # a hash of the path from the root
         self.made: list[int] = [0]  # children made so far, per node
-        self.u: list[np.ndarray] = [self._rng(()).random(self.n_tasks)]
+        self.u: list[np.ndarray] = [self._rng(0).random(self.n_tasks)]
 
-    def _rng(self, path: tuple[int, ...]) -> np.random.Generator:
-        # The length keeps paths (1, 0) and (1, 0, 0) apart.
-        return np.random.default_rng([self.seed, len(path), *path])
+    def _rng(self, key: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, key & 0xFFFFFFFF, key >> 32])
 
     def expand(self, parent: int) -> tuple[int, bool]:
         """Make the next child of `parent`; returns (child id, valid)."""
-        path = (*self.path[parent], self.made[parent])
+        key = _child_key(self.key[parent], self.made[parent])
         self.made[parent] += 1
-        rng = self._rng(path)
+        rng = self._rng(key)
         valid = bool(rng.random() >= P_INVALID)
         q, m = self._child(rng, self.q[parent], self.m[parent])
         self.q.append(float(np.clip(q, 0.01, 0.99)) if valid else 0.0)
         self.m.append(float(np.clip(m, 0.0, 1.0)))
         self.valid.append(valid)
-        self.path.append(path)
+        self.key.append(key)
         self.made.append(0)
         self.u.append(rng.random(self.n_tasks))
         return len(self.q) - 1, valid
@@ -86,3 +86,15 @@ class Landscape:
     def best_valid(self) -> float:
         """The highest true rate among the valid nodes made so far."""
         return max(q for q, ok in zip(self.q, self.valid, strict=True) if ok)
+
+
+def _child_key(parent_key: int, index: int) -> int:
+    """A 64-bit key for the index-th child of a node (splitmix64 of the pair): fixed-size
+    seeding material whatever the depth, and a collision only by 2**-64 chance."""
+    x = (parent_key * 0x9E3779B97F4A7C15 + index + 1) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+_MASK64 = (1 << 64) - 1

@@ -49,7 +49,7 @@ class RunData:
         with self._lock:
             stamp = self._db_stamp()
             if self._tree is None or self._tree[0] != stamp:
-                snap = Snapshot.from_archive(self.archive, with_spend=False)
+                snap = Snapshot.results_only(self.archive)
                 payload = tree_payload(snap, self.run.run_id)
                 self._tree = (stamp, json.dumps(payload, separators=(",", ":")).encode())
             return self._tree[1]
@@ -78,20 +78,36 @@ def tree_payload(snap: Snapshot, run_name: str) -> dict[str, Any]:
         "y": [pos[i][1] for i in ids],
         "successes": [r.successes for r in rows],
         "trials": [r.trials for r in rows],
+        "clade": [list(r.clade) if r.clade else None for r in rows],
     }
 
 
 def relative_to_run(root: Path, path: str | None) -> str | None:
-    """A recorded log path as the viewer asks for it: relative to the run directory."""
+    """A recorded path as the viewer asks for it: relative to the run directory. Recorded
+    paths may be relative to wherever the run was started (`runs/NAME/logs/...`) or absolute
+    from before the run moved, so the longest tail of the path that exists in the run wins."""
     if not path:
         return None
     p = Path(path)
-    if not p.is_absolute():
-        return str(p)
-    try:
-        return str(p.resolve().relative_to(root))
-    except ValueError:
-        return None  # outside the run: never offered
+    if p.is_absolute():
+        try:
+            return str(p.resolve().relative_to(root))
+        except (ValueError, OSError):
+            pass
+    parts = [x for x in p.parts if x not in ("/", "")]
+    for i in range(len(parts)):
+        if ".." in parts[i:]:
+            continue
+        tail = Path(*parts[i:])
+        if (root / tail).exists():
+            return str(tail)
+    return None  # not in this run: never offered
+
+
+def locate_in_run(root: Path, path: str | None) -> Path | None:
+    """The file a recorded path names inside the run directory, if it is there."""
+    rel = relative_to_run(root, path)
+    return root / rel if rel is not None else None
 
 
 def node_payload(archive: Any, root: Path, node_id: int) -> dict[str, Any]:

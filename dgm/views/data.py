@@ -38,6 +38,7 @@ class NodeRow:
     trials: int = 0
     eval_cost: float = 0.0
     children: list[int] = field(default_factory=list)
+    clade: tuple[int, int] | None = None  # (successes, trials) of the node and descendants
 
     @property
     def score(self) -> float | None:
@@ -85,6 +86,18 @@ class Snapshot:
         if fm_calls is not None:
             spend = sorted((float(c.created), float(c.cost or 0.0)) for c in fm_calls)
         return cls(rows, evals, spend)
+
+    @classmethod
+    def results_only(cls, archive: Any) -> Snapshot:
+        """Nodes with their own and clade results from the archive's stats table, without
+        reading the evaluations (what the viewer's tree needs, a third of the time)."""
+        snap = cls.from_records(archive.nodes(), [])
+        for node_id, (own, clade) in archive.all_stats().items():
+            row = snap.nodes.get(node_id)
+            if row is not None:
+                row.successes, row.trials = own.successes, own.trials
+                row.clade = (clade.successes, clade.trials)
+        return snap
 
     @classmethod
     def from_archive(cls, archive: Any, with_spend: bool = True) -> Snapshot:

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dgm.rundir import RunDir
+from dgm.views.api import locate_in_run
 from dgm.views.data import ViewError
 
 TRANSCRIPT = "transcript.md"
@@ -26,6 +27,15 @@ TRANSCRIPT = "transcript.md"
 CLOCK = re.compile(
     r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{1,2}\s+(\d{1,2}:\d{2}|\d{4})\b"
     r"|\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\b|\b\d{1,2}:\d{2}:\d{2}\b"
+)
+
+
+CACHE_MISS = "replay cache miss"
+CACHE_MISS_NOTE = (
+    "The replay left the recorded path: one of the agent's requests differed from the "
+    "recorded one, so the FM cache had no answer for it. The cache keys a request by its whole "
+    "content, tool output included, so output that changes between runs (such as the clock "
+    "times `ls -l` prints) ends an exact replay."
 )
 
 
@@ -74,10 +84,10 @@ class Replay:
         return self.identical or self.same_but_clock
 
 
-def _transcript(log_path: str | None) -> str | None:
-    if not log_path:
+def _transcript(root: Path, log_path: str | None) -> str | None:
+    path = locate_in_run(root, log_path)
+    if path is None:
         return None
-    path = Path(log_path)
     path = path / TRANSCRIPT if path.is_dir() else path
     return path.read_text(errors="replace") if path.is_file() else None
 
@@ -123,7 +133,7 @@ def replay_task(
         cost_unknown=config.cost_unknown,
         sim_fault_rate=config.sim_fault_rate,
     )
-    log_dir = run.root / "replays" / f"node-{node}" / time.strftime("%Y%m%d-%H%M%S")
+    log_dir = run.root.resolve() / "replays" / f"node-{node}" / time.strftime("%Y%m%d-%H%M%S")
     with tempfile.TemporaryDirectory(prefix="dgm-replay-") as tmp:
         agent = run.agent_dir(node)
         if not (agent / ".complete").exists():
@@ -141,8 +151,8 @@ def replay_task(
         "cached" if cached else str(model),
         original,
         result,
-        _transcript(original.log_path) if original else None,
-        _transcript(result.log_path) or "",
+        _transcript(run.root.resolve(), original.log_path) if original else None,
+        _transcript(run.root.resolve(), result.log_path) or "",
     )
 
 
@@ -173,6 +183,8 @@ def replay_view(r: Replay) -> Group:
                                       ("transcript", same_text)) if not same]  # fmt: skip
             parts.append(Text(f"NOT reproduced: the {' and '.join(what)} differ.",
                               style="bold red"))  # fmt: skip
+            if CACHE_MISS in r.new_transcript:
+                parts.append(Text(CACHE_MISS_NOTE, style="yellow"))
     if r.original_transcript is not None and not r.same_transcript:
         diff = difflib.unified_diff(
             r.original_transcript.splitlines(keepends=True),

@@ -78,8 +78,9 @@ def test_processes_add_children_without_collisions(archive: Archive, tmp_path):
     procs = [start_writer(archive.run_dir, s, tmp_path / f"w{s}", 5) for s in range(3)]
     made = []
     for proc in procs:
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0
+        # read() and not communicate(): readline() may already hold some lines in its buffer
+        out = proc.stdout.read()
+        assert proc.wait(timeout=120) == 0
         made += [tuple(json.loads(line)) for line in out.splitlines()]
     assert sorted(i for i, _ in made) == list(range(1, 16))
     assert all(archive.node(i).parent == p for i, p in made)

@@ -177,3 +177,39 @@ def test_graph_has_edges_and_attributes(archive: Archive):
     assert list(g.edges) == [(0, 1)]
     assert g.nodes[1]["entry"] == "t1" and g.nodes[0]["clade_successes"] == 1
     assert g.nodes[1]["own_trials"] == 1 and g.nodes[1]["commit"] == archive.node(1).commit
+
+
+def test_trees_and_commits_match_what_git_itself_writes(archive: Archive, seed_dir, tmp_path):
+    """Objects made through the hash-object pipes equal git's index/commit-tree results."""
+    (seed_dir / "link.md").symlink_to("README.md")
+    (seed_dir / "tools" / "deep").mkdir()
+    (seed_dir / "tools" / "deep" / "x.py").write_text("x = 1\n")
+    (seed_dir / "tools.txt").write_text("sorts before the tools/ tree\n")
+    node = archive.add_child(0, files_dir=seed_dir)
+    env = {
+        "GIT_DIR": str(archive.git.path), "GIT_INDEX_FILE": str(tmp_path / "index"),
+        "GIT_WORK_TREE": str(seed_dir), "GIT_AUTHOR_NAME": "dgm", "GIT_COMMITTER_NAME": "dgm",
+        "GIT_AUTHOR_EMAIL": "dgm@archive.invalid", "GIT_COMMITTER_EMAIL": "dgm@archive.invalid",
+        "GIT_AUTHOR_DATE": f"{EPOCH + 1} +0000", "GIT_COMMITTER_DATE": f"{EPOCH + 1} +0000",
+        "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+    }  # fmt: skip
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], env=env, cwd=seed_dir, capture_output=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.decode().strip()
+
+    git("add", "-A", ".")
+    tree = git("write-tree")
+    assert git("rev-parse", f"{node.commit}^{{tree}}") == tree
+    assert git("commit-tree", tree, "-p", archive.root().commit, "-m", "node 1") == node.commit
+    assert git("fsck", "--strict", "--no-dangling") == ""
+
+
+def test_close_ends_the_git_processes(archive: Archive):
+    archive.add_child(0, diff="")
+    procs = [p.proc for p in archive.git.pipes._all]
+    assert procs and all(p.poll() is None for p in procs)
+    archive.close()
+    assert all(p.poll() is not None for p in procs)
+    assert archive.add_child(0, diff="").id == 2, "pipes restart when used again"

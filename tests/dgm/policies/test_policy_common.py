@@ -130,3 +130,9 @@ def test_same_seed_same_run(name):
             step(policy, tree, land, log)
         logs.append(log)
     assert logs[0] == logs[1]
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_no_tasks_is_a_policy_error(name):
+    with pytest.raises(PolicyError, match="at least one task"):
+        make_policy(name, 0, tasks=[])

@@ -96,3 +96,21 @@ def test_budget_fraction_is_clipped():
     assert tree.budget_fraction == 1.0
     tree.set_budget_fraction(-1)
     assert tree.budget_fraction == 0.0
+
+
+def test_random_untried_is_uniform_over_untried_tasks_only():
+    tasks = [f"t{i}" for i in range(10)]
+    rng = np.random.default_rng(1)
+    for blocked in (2, 7):  # the rejection path and the list path
+        tree = TreeState(tasks)
+        for t in tasks[:blocked]:
+            tree.add_result(0, t, True)
+        tree.mark_in_flight(evaluate=0, task=tasks[-1])
+        draws = [tree.random_untried(0, rng) for _ in range(4_000)]
+        free = tasks[blocked:-1]
+        assert set(draws) == set(free)
+        counts = np.array([draws.count(t) for t in free])
+        assert np.abs(counts / len(draws) - 1 / len(free)).max() < 0.05
+    for t in tree.untried(0):
+        tree.mark_in_flight(evaluate=0, task=t)
+    assert tree.random_untried(0, rng) is None

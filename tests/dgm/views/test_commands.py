@@ -85,3 +85,28 @@ def test_unknown_run_or_node_is_one_line_and_exit_2(small_run, args, message):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().startswith("error:") and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_status_watch_ends_at_once_on_a_finished_run(small_run):
+    out = invoke("status", str(small_run.root), "--watch", "--interval", "0.1")
+    assert "finished" in out and "node 3" in out
+
+
+def test_serve_command_answers_on_loopback(small_run):
+    import json
+    import re
+    import urllib.request
+
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dgm", "serve", str(small_run.root)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        with urllib.request.urlopen(url + "api/tree", timeout=30) as resp:
+            assert json.loads(resp.read())["id"] == [0, 1, 2, 3, 4]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -28,6 +28,18 @@ def test_scores_depths_and_best(small_run):
         snap.node(99)
 
 
+def test_results_only_matches_the_evaluations(small_run):
+    archive = Archive.open(small_run.root)
+    full, light = Snapshot.from_archive(archive), Snapshot.results_only(archive)
+    for node_id, row in full.nodes.items():
+        assert (light.nodes[node_id].successes, light.nodes[node_id].trials) == (
+            row.successes,
+            row.trials,
+        )
+    assert light.nodes[0].clade == (6, 11)
+    assert light.best() == full.best() == 3
+
+
 def test_progress_curve_counts_nodes_once_they_have_enough_results(small_run):
     snap = _snap(small_run)
     curve = progress_curve(snap)

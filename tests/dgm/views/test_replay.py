@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace as NS
 
 import pytest
 
-from dgm.views.replay import without_clock
+from dgm.views.replay import Replay, without_clock
 
 RUN_TOML = """\
 runs_dir = "{runs}"
@@ -47,20 +48,44 @@ def tiny_run(tmp_path_factory, docker_daemon) -> Path:
     return cwd / "runs" / "tiny"
 
 
+def _steps(transcript: str) -> list[str]:
+    return [without_clock(step) for step in transcript.split("\n## Step ")]
+
+
+def test_reproduction_is_judged_on_outcome_and_transcript_without_clock():
+    original = NS(outcome="resolved", tokens=1, cost=0.0, seconds=1.0, log_path="x")
+    new = NS(outcome="resolved", tokens=1, cost=0.0, seconds=2.0, log_path="y")
+    a = "## Step 1\n-rw-r--r-- 1 agent agent 348 Nov 26 13:53 solution.py\n"
+    b = a.replace("13:53", "14:07")
+    assert Replay(0, "t", "cached", original, new, a, a).identical
+    clock_only = Replay(0, "t", "cached", original, new, a, b)
+    assert not clock_only.identical and clock_only.reproduced
+    assert not Replay(0, "t", "cached", original, new, a, a + "more\n").reproduced
+    failed = NS(outcome="unresolved", tokens=1, cost=0.0, seconds=2.0, log_path="y")
+    assert not Replay(0, "t", "cached", original, failed, a, a).reproduced
+
+
 @pytest.mark.docker
-def test_cached_replay_reproduces_the_recorded_evaluation(tiny_run):
+def test_cached_replay_answers_from_the_recorded_run(tiny_run):
+    """The first FM answer of the replay is the recorded one, byte for byte. Later calls
+    carry tool output; when that output changed (clock times), the dgm/fm cache misses and
+    the replay says so instead of claiming a reproduction."""
     from archive import Archive
 
     evaluation = Archive.open(tiny_run).evaluations(0)[0]
     proc = dgm("replay", str(tiny_run), "0", "--task", evaluation.task, "--cached",
                cwd=tiny_run.parent)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Reproduced" in proc.stdout and "NOT" not in proc.stdout
-    assert evaluation.outcome in proc.stdout
     replays = list((tiny_run / "replays" / "node-0").rglob("transcript.md"))
-    assert len(replays) == 1
+    assert len(replays) == 1, proc.stdout + proc.stderr
+    new = replays[0].read_text()
     original = (Path(evaluation.log_path) / "transcript.md").read_text()
-    assert without_clock(replays[0].read_text()) == without_clock(original)
+    assert _steps(new)[:2] == _steps(original)[:2]  # the problem and the first answer
+    if proc.returncode == 0:
+        assert "Reproduced" in proc.stdout and evaluation.outcome in proc.stdout
+        assert without_clock(new) == without_clock(original)
+    else:
+        assert proc.returncode == 1 and "NOT reproduced" in proc.stdout, proc.stderr
+        assert "replay cache miss" in new and "The replay left the recorded path" in proc.stdout
 
 
 @pytest.mark.docker

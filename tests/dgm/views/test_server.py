@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from dgm.views import ViewerServer
+from dgm.views.api import relative_to_run
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def test_tree_endpoint(server):
     assert tree["status"][2] == "invalid"
     assert tree["best"] == 3 and tree["best_path"] == [0, 1, 3]
     assert tree["successes"][3] == 3 and tree["trials"][3] == 4
+    assert tree["clade"][1] == [5, 8]  # node 1 (2/3), node 3 (3/4), node 4 (0/1)
 
 
 def test_node_endpoint(server):
@@ -118,3 +120,13 @@ def test_static_files_and_nothing_else(server):
     assert get(server, "/static/../server.py")[0] == 404
     assert get(server, "/static/%2e%2e/server.py")[0] == 404
     assert get(server, "/etc/passwd")[0] == 404
+
+
+def test_recorded_log_paths_map_into_the_run(small_run):
+    root = small_run.root.resolve()
+    assert relative_to_run(root, "runs/demo/logs/node-3/t3-1") == "logs/node-3/t3-1"
+    assert relative_to_run(root, "/old/place/demo/logs/node-3") == "logs/node-3"
+    assert relative_to_run(root, str(root / "logs" / "node-0")) == "logs/node-0"
+    assert relative_to_run(root, "/etc/passwd") is None
+    assert relative_to_run(root, "logs/../../etc") is None
+    assert relative_to_run(root, None) is None

@@ -19,6 +19,7 @@ format:
 	$(VENV)/ruff check --fix .
 
 test: lint
+	@bash scripts/test-deps.sh
 	$(VENV)/pytest -q
 
 perf: setup

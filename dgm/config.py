@@ -19,10 +19,12 @@ class _Strict(BaseModel):
 class BudgetConfig(_Strict):
     """Limits on the run; the first one reached ends it cleanly."""
 
-    evals: int | None = Field(60, ge=1)
-    """Task evaluations (the seed's baseline evaluations count)."""
-    expansions: int | None = Field(None, ge=1)
-    """Self-modification attempts (valid or not)."""
+    evals: int | None = Field(100, ge=1)
+    """Task evaluations (the seed's baseline evaluations count). The default, with `sim`
+    and 2 workers, is the demo run of a few minutes."""
+    expansions: int | None = Field(25, ge=1)
+    """Self-modification attempts (valid or not): a cap that also ends a run whose children
+    keep coming out invalid."""
     dollars: float | None = Field(None, gt=0)
     """FM spend in dollars, from litellm's prices (`sim` has a small documented fake price)."""
     wall_seconds: float | None = Field(None, gt=0)

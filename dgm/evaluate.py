@@ -156,7 +156,7 @@ class Grader:
         return self
 
     def _start_spare(self) -> None:
-        spare = Sandbox(SandboxConfig(), labels=self.labels)
+        spare = Sandbox(SandboxConfig(background_removal=True), labels=self.labels)
         try:
             spare.start()
         except SandboxError:

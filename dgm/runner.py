@@ -19,7 +19,7 @@ from dgm.loop import Scheduler
 from dgm.policies import TreeState, make_policy
 from dgm.rundir import RunDir, RunError, RunLock, create_run, open_run
 from dgm.workbench import Workbench
-from sandbox import ensure_image, remove_orphans
+from sandbox import ensure_image, remove_orphans, wait_for_removals
 
 SEED_AGENT = Path(__file__).parent / "seed_agent"
 
@@ -117,6 +117,7 @@ def drive(run: RunDir, console: Console) -> Summary:
         finally:
             bench.close()
             gateway.close()
+            wait_for_removals()
             remove_orphans(run=run.run_id)
         return summarise(run, archive, reason, final, tasks)
 

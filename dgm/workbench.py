@@ -54,7 +54,7 @@ class Workbench:
     def __init__(self, run: RunDir, config: RunConfig, archive, benchmark, gateway):
         self.run, self.config, self.archive = run, config, archive
         self.benchmark, self.gateway = benchmark, gateway
-        self.sandbox_config = SandboxConfig()
+        self.sandbox_config = SandboxConfig(background_removal=True)
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
         self.scratch = Path(tempfile.mkdtemp(prefix="dgm-work-"))

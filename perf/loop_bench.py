@@ -64,7 +64,8 @@ def grow(archive: Archive, n: int, scratch: Path) -> None:
         archive.add_child(parent, files_dir=d, entry="grow", problem_statement="", meta={})
         shutil.rmtree(d)
         for t in rng.choice(TASKS, size=3, replace=False):
-            archive.record_evaluation(i, "bench", str(t), str(rng.choice(["resolved", "unresolved"])))
+            outcome = str(rng.choice(["resolved", "unresolved"]))
+            archive.record_evaluation(i, "bench", str(t), outcome)
 
 
 def one(size: int, decisions: int) -> float:

@@ -13,7 +13,7 @@ from sandbox.errors import (
     SandboxTimeout,
 )
 from sandbox.image import IMAGE_NAME, RECIPE_VERSION, ensure_image, image_ready
-from sandbox.session import RunResult, Sandbox
+from sandbox.session import RunResult, Sandbox, wait_for_removals
 
 __all__ = [
     "FM_DIR",
@@ -34,4 +34,5 @@ __all__ = [
     "ensure_image",
     "image_ready",
     "remove_orphans",
+    "wait_for_removals",
 ]

@@ -38,5 +38,8 @@ class SandboxConfig(BaseModel):
     """Bytes of output after which a command is killed: nobody reads gigabytes."""
     transfer_limit_mb: int = Field(512, gt=0)
     """Largest directory copied in or out."""
+    background_removal: bool = False
+    """Remove the container in a background thread when the session ends, so the caller
+    goes on at once (a run's workers do; removal is still awaited at exit)."""
     image: str | None = None
     """Image to run; None means the built-in sandbox image."""

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,8 @@ OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.
 TIMEOUT_CODES = (124, 137)  # `timeout` after TERM; after the KILL that follows it
 
 _live: set[str] = set()  # containers this process started and has not removed yet
+_remover = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dgm-sandbox-rm")
+_removing: set[Future] = set()
 
 
 @dataclass
@@ -135,11 +138,17 @@ class Sandbox:
         self.container = proc.stdout.strip()
 
     def remove(self) -> None:
-        """Remove the container (idempotent)."""
-        if self.name in _live:
-            docker(["rm", "-f", self.name], timeout=120)
-            _live.discard(self.name)
+        """Remove the container (idempotent). With `background_removal` the caller goes on
+        at once; `wait_for_removals()` (and interpreter exit) waits for it to finish."""
         self.container = None
+        if self.name not in _live:
+            return
+        if self.config.background_removal:
+            fut = _remover.submit(_remove, self.name)
+            _removing.add(fut)
+            fut.add_done_callback(_removing.discard)
+        else:
+            _remove(self.name)
 
     # -- commands -----------------------------------------------------------------------
     def run(
@@ -273,6 +282,16 @@ class Sandbox:
     def _require(self) -> None:
         if self.container is None:
             raise SandboxError("the sandbox is not running (use it inside `with`)")
+
+
+def _remove(name: str) -> None:
+    docker(["rm", "-f", name], timeout=120)
+    _live.discard(name)
+
+
+def wait_for_removals() -> None:
+    """Block until every container handed to background removal is gone."""
+    wait(list(_removing))
 
 
 @atexit.register

@@ -27,3 +27,7 @@ def docker_daemon() -> None:
     reason = _docker_answers()
     if reason:
         pytest.skip(reason)
+
+
+# Benchmark fixtures are task data laid out like real suites, not tests of ours.
+collect_ignore_glob = ["benchmarks/fixtures/*"]

@@ -147,9 +147,9 @@ def run_eval(
 
 def _run_all(agent_dir, tasks: list[Task], summary, gateway, run_id, out, timeout, console):
     from dgm.evaluate import run_task
-    from sandbox import SandboxConfig, remove_orphans
+    from sandbox import SandboxConfig, remove_orphans, wait_for_removals
 
-    config = SandboxConfig()
+    config = SandboxConfig(background_removal=True)
     pool = ThreadPoolExecutor(summary.workers, thread_name_prefix="dgm-eval")
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -182,6 +182,7 @@ def _run_all(agent_dir, tasks: list[Task], summary, gateway, run_id, out, timeou
         _drain(futures, run_id)
         raise
     pool.shutdown(wait=True)
+    wait_for_removals()
 
 
 def _drain(futures: dict[Future, Task], run_id: str, patience: float = 30.0) -> None:

@@ -80,5 +80,7 @@ def report(s) -> None:
         f"dgm show {root} {s.final}",
         f"dgm diff {root} 0 {s.final}",
         f"dgm export {root} {s.final} ./best-agent",
+        f"dgm plot {root} --out {root}/plots",
+        f"dgm serve {root}",
     ):
         console.print(f"  .venv/bin/{cmd}")

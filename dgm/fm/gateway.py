@@ -44,6 +44,10 @@ RETRYABLE = (
 )
 
 
+SIM_PRICE_PER_TOKEN = (1e-6, 4e-6)
+"""`sim`'s fake price in dollars per prompt and per completion token ($1 / $4 a million)."""
+
+
 def validate_model(model: str, api_base: str | None = None, cost_unknown: str = "refuse") -> None:
     """Raise FMError for a model litellm cannot route, or one without a known price unless
     `cost_unknown == "ignore"`."""
@@ -286,9 +290,14 @@ class Gateway:
         return json.dumps(doc, ensure_ascii=False).encode()
 
     def _cost(self, response) -> float:
-        if self.is_sim:
-            return 0.0  # sim is offline and free, a known price by definition
         usage = response.usage
+        if self.is_sim:
+            # A fixed, documented fake price, so cost views and dollar budgets have
+            # something to show offline. It says nothing about any real model.
+            return (
+                usage.prompt_tokens * SIM_PRICE_PER_TOKEN[0]
+                + usage.completion_tokens * SIM_PRICE_PER_TOKEN[1]
+            )
         try:
             prompt, completion = litellm.cost_per_token(
                 model=self.litellm_model,

@@ -126,7 +126,7 @@ def _solve(req: SimRequest) -> dict:
     tools = _tool_names(req)
     if not turns:
         if "bash" in tools:
-            return _message("Let me look at the workspace.", [("bash", {"command": "ls -la"})], req)
+            return _message("Let me look at the workspace.", [("bash", {"command": "ls -R"})], req)
         return _message("Let me look at the workspace.", [("editor", _view("."))], req)
     writes = [i for i, (calls, _) in enumerate(turns) if any(_is_write(c) for c in calls)]
     if not writes and reference:

@@ -90,7 +90,10 @@ def test_browse_commands_work_on_the_run(demo_run):
     final = archive.get_state("finished")["final"]
     tree = dgm("tree", "runs/e2e", cwd=cwd).stdout
     assert "0" in tree
-    assert "agent.py" in dgm("diff", "runs/e2e", "0", str(final), cwd=cwd).stdout
+    changed = [f[0] for f in archive.diff(0, final).files]
+    out = dgm("diff", "runs/e2e", "0", str(final), cwd=cwd).stdout
+    assert changed and all(path in out for path in changed)
+    assert f"{final}" in dgm("show", "runs/e2e", str(final), cwd=cwd).stdout
 
 
 def _wait_for(predicate, timeout: float = 300) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from dgm.fm import FMError, Gateway, MemoryLedger, SessionTags, validate_model
 from dgm.fm.client import FMClient
+from dgm.fm.gateway import SIM_PRICE_PER_TOKEN
 
 DIAGNOSE = [{"role": "user", "content": "Diagnose the agent and propose one change."}]
 
@@ -40,7 +41,10 @@ def test_sim_answers_through_the_socket_and_is_deterministic(sim_gateway):
             answers.append(reply["choices"][0]["message"])
     assert answers[0] == answers[1] and answers[0]["content"]
     assert reply["model"] == "sim"
-    assert all(r.model == "sim" and r.cost == 0 and r.error is None for r in ledger.rows)
+    assert all(r.model == "sim" and r.error is None for r in ledger.rows)
+    price_in, price_out = SIM_PRICE_PER_TOKEN
+    for r in ledger.rows:  # sim's fixed fake price, so cost views have something to show
+        assert r.cost == pytest.approx(r.prompt_tokens * price_in + r.completion_tokens * price_out)
     assert all(r.prompt_tokens > 0 and r.completion_tokens > 0 for r in ledger.rows)
 
 
@@ -80,7 +84,7 @@ def test_the_real_archive_is_the_ledger(sim_gateway, tmp_path):
         with pytest.raises(FMError, match="non-empty"):
             gw.complete(s, [])  # a refused request is a ledger row too
     calls, tokens, cost = store.fm_totals()
-    assert calls == 2 and tokens == s.tokens > 0 and cost == 0
+    assert calls == 2 and tokens == s.tokens > 0 and cost == pytest.approx(s.cost) and cost > 0
 
 
 def test_validate_model():

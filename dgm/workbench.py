@@ -158,6 +158,7 @@ class Workbench:
         meta.update(exit_code=res.exit_code, timed_out=res.timed_out)
         verdict = self._validate(parent, index, parent_dir, child_dir)
         meta["changed_files"] = verdict.changed_files
+        meta["seconds"] = round(improve.elapsed(start), 3)
         return Expansion(
             parent, index, entry.label, statement, child_dir, verdict.valid, verdict.reason,
             improve.elapsed(start), meta,

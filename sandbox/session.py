@@ -39,7 +39,13 @@ REAPER = (
 )
 KILL_ALL = ["sh", "-c", "kill -9 -1"]  # as the sandbox user: every process but PID 1 and itself
 OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events"
-TIMEOUT_CODES = (124, 137)  # `timeout` after TERM; after the KILL that follows it
+TIMEOUT_CODES = (124, 137)
+COPY_FAILED, COPY_MARK = 199, b"dgm: copy-in failed"
+# $1 is the destination; the rest is the command, run only once the files are in place.
+EXTRACT_THEN_EXEC = (
+    'mkdir -p "$1" && tar -x -C "$1" || { echo "dgm: copy-in failed" >&2; exit 199; }; '
+    'shift; exec "$@"'
+)  # `timeout` after TERM; after the KILL that follows it
 
 _live: set[str] = set()  # containers this process started and has not removed yet
 _remover = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dgm-sandbox-rm")
@@ -86,6 +92,9 @@ class Sandbox:
         self.name = f"dgm-{uuid.uuid4().hex[:12]}"
         self.container: str | None = None
         self._oom_seen = 0
+        # A copy-in rides along with the next command (one `docker exec` instead of two);
+        # anything else that looks at files extracts it first.
+        self._pending: tuple[bytes, str] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -163,14 +172,25 @@ class Sandbox:
         self._require()
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
         limit = float(timeout or self.config.command_timeout)
-        args = ["docker", "exec", "-w", cwd]
+        pending, self._pending = self._pending, None
+        args = ["docker", "exec", *(["-i"] if pending else []), "-w", cwd]
         for key, value in (env or {}).items():
             args += ["-e", f"{key}={value}"]
+        args.append(self.name)
+        if pending:
+            args += ["sh", "-c", EXTRACT_THEN_EXEC, "sh", pending[1]]
         # `timeout` inside kills the command's process group on time; the host deadline
         # below is only the backstop for a command that escapes it.
-        args += [self.name, "timeout", "-k", "2", f"{limit:g}", *argv]
+        args += ["timeout", "-k", "2", f"{limit:g}", *argv]
         start = time.monotonic()
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE if pending else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        if pending:
+            threading.Thread(target=_feed, args=(proc.stdin, pending[0]), daemon=True).start()
         half = self.config.output_limit // 2
         out = BoundedStream(proc.stdout, half, self.config.output_kill)
         err = BoundedStream(proc.stderr, half, self.config.output_kill)
@@ -239,6 +259,14 @@ class Sandbox:
         if not Path(src).is_dir():
             raise SandboxError(f"cannot copy in {src}: not a directory")
         data = transfer.pack(Path(src), self.config.transfer_limit_mb * 2**20)
+        self._flush()
+        self._pending = (data, dest)
+
+    def _flush(self) -> None:
+        """Extract a pending copy-in now (before anything reads the files)."""
+        if self._pending is None:
+            return
+        (data, dest), self._pending = self._pending, None
         quoted = shlex.quote(dest)
         proc = docker(
             ["exec", "-i", self.name, "sh", "-c", f"mkdir -p {quoted} && tar -x -C {quoted}"],
@@ -252,12 +280,14 @@ class Sandbox:
         """Copy container directory `src` into host directory `dest`, keeping only regular
         files and directories inside `dest`. Returns the names it refused."""
         self._require()
+        self._flush()
         data = self._read(["tar", "-c", "-C", src, "."])
         return transfer.unpack(data, Path(dest))
 
     def read_file(self, path: str, limit: int = 2**20) -> bytes | None:
         """Up to `limit` bytes of one container file, or None when it is missing."""
         self._require()
+        self._flush()
         proc = docker(["exec", self.name, "head", "-c", str(limit), path], input=b"", timeout=60)
         return proc.stdout if proc.returncode == 0 else None
 
@@ -282,6 +312,19 @@ class Sandbox:
     def _require(self) -> None:
         if self.container is None:
             raise SandboxError("the sandbox is not running (use it inside `with`)")
+
+
+def _feed(pipe, data: bytes) -> None:
+    """Write a tar to a command's stdin and close it (a thread: the pipe may be slow)."""
+    try:
+        pipe.write(data)
+    except (BrokenPipeError, OSError):
+        pass  # the container went away; run() reports that
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
 
 
 def _remove(name: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from benchmarks import Outcome, get_benchmark
 from dgm.evaluate import TaskResult, log_name, run_task
 from dgm.fm import Gateway, MemoryLedger
-from sandbox import SandboxConfig
+from sandbox import SandboxConfig, wait_for_removals
 
 pytestmark = pytest.mark.docker
 
@@ -82,6 +82,7 @@ def test_hang_is_killed_and_leaves_no_container(tmp_path, gateway, humaneval, do
     task = humaneval.task("HumanEval/5")
     result = evaluate(agent(tmp_path, body), task, gateway, tmp_path, timeout=3, run_id="t-hang")
     assert result.outcome is Outcome.ERROR and "timed out after 3 s" in result.reason
+    wait_for_removals()  # the spare grading sandbox is removed in the background
     left = subprocess.run(
         ["docker", "ps", "-aq", "--filter", "label=dgm.run=t-hang"],
         capture_output=True, text=True, check=True,

@@ -9,53 +9,23 @@ import os
 import resource
 import shutil
 import subprocess
-import textwrap
 import time
 
 import pytest
 
-from sandbox import Sandbox, SandboxConfig
+from sandbox import SandboxConfig
+from tests.sandbox.helpers import OUTPUT_LIMIT, containers_of, open_sandbox, py, small_limits
 
 pytestmark = pytest.mark.docker
 
 MiB = 1024 * 1024
-OUTPUT_LIMIT = 4000
+
 OUTPUT_MARGIN = 1024  # room for a truncation notice between head and tail
 
 
 @pytest.fixture
 def cfg() -> SandboxConfig:
-    """Small limits so every attempt hits them quickly."""
-    return SandboxConfig(
-        memory_mb=128,
-        cpus=1.0,
-        pids=64,
-        tmpfs_mb=16,
-        workspace_mb=32,
-        command_timeout=3,
-        session_timeout=120,
-        output_limit=OUTPUT_LIMIT,
-    )
-
-
-def containers_of(run_id: str) -> list[str]:
-    """Ids of all containers (running or not) labelled with this run."""
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=dgm.run={run_id}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split()
-
-
-def py(code: str) -> list[str]:
-    """A command running a dedented Python snippet inside the container."""
-    return ["python3", "-c", textwrap.dedent(code)]
-
-
-def open_sandbox(cfg: SandboxConfig, run_id: str, **kwargs) -> Sandbox:
-    return Sandbox(cfg, labels={"dgm.run": run_id, "dgm.node": "0", "dgm.task": "abuse"}, **kwargs)
+    return small_limits()
 
 
 def test_fork_bomb_is_held_by_pids_limit(image: str, cfg: SandboxConfig, run_id: str) -> None:

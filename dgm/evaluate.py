@@ -209,8 +209,8 @@ def _collect(sb: Sandbox, task: Task, result_dir: Path, out_dir: Path) -> dict[s
     problems: dict[str, str] = {}
     result_dir.mkdir()
     out_dir.mkdir()
-    try:
-        refused = sb.copy_out("/work", result_dir)
+    try:  # the workspace and the log in one transfer
+        refused = sb.copy_out_many({"/work": result_dir, "/out": out_dir})
     except LimitExceeded as exc:
         problems["copy"] = f"the workspace could not be copied out: {exc}"
         refused = []
@@ -219,10 +219,6 @@ def _collect(sb: Sandbox, task: Task, result_dir: Path, out_dir: Path) -> dict[s
     deleted = [rel for rel in task.files if not (result_dir / rel).is_file()]
     if deleted and "copy" not in problems:
         problems["deleted"] = f"the agent deleted given files: {deleted[:5]}"
-    try:
-        sb.copy_out("/out", out_dir)
-    except LimitExceeded:
-        pass  # the transcript is lost but the workspace is the answer
     return problems
 
 

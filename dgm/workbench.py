@@ -150,8 +150,7 @@ class Workbench:
                 timeout=self.config.self_modify_timeout,
             )
             shutil.rmtree(child_dir)
-            sb.copy_out("/work", child_dir)
-            sb.copy_out("/out", work / "out")
+            sb.copy_out_many({"/work": child_dir, "/out": work / "out"})
         if (work / "out" / "log.md").is_file():
             shutil.copyfile(work / "out" / "log.md", log)
         improve.clean_tree(child_dir)

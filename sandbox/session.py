@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import atexit
 import shlex
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -283,6 +285,21 @@ class Sandbox:
         self._flush()
         data = self._read(["tar", "-c", "-C", src, "."])
         return transfer.unpack(data, Path(dest))
+
+    def copy_out_many(self, pairs: Mapping[str, str | Path]) -> list[str]:
+        """Copy several container directories (absolute paths) to host directories in one
+        transfer; the same safety as `copy_out`. Returns the names it refused."""
+        self._require()
+        self._flush()
+        rels = [src.strip("/") for src in pairs]
+        data = self._read(["tar", "-c", "-C", "/", *rels])
+        with tempfile.TemporaryDirectory(prefix="dgm-copy-") as tmp:
+            refused = transfer.unpack(data, Path(tmp))
+            for rel, dest in zip(rels, pairs.values(), strict=True):
+                Path(dest).mkdir(parents=True, exist_ok=True)
+                for child in (Path(tmp) / rel).iterdir():
+                    shutil.move(str(child), Path(dest) / child.name)
+        return refused
 
     def read_file(self, path: str, limit: int = 2**20) -> bytes | None:
         """Up to `limit` bytes of one container file, or None when it is missing."""

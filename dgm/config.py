@@ -86,7 +86,7 @@ class RunConfig(_Strict):
     """Seconds an agent may take on one task."""
     self_modify_timeout: float = Field(300, gt=0)
     """Seconds an agent may take to modify itself."""
-    validate_timeout: float = Field(60, gt=0)
+    validate_timeout: float = Field(30, gt=0)
     """Seconds for each validation step of a child (its tests, the smoke run)."""
     cache_mode: Literal["off", "record", "replay", "record_replay"] = "record"
     """FM response cache: `record` keeps every response so `dgm replay --cached` works."""

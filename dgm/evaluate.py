@@ -55,6 +55,8 @@ class TaskResult:
     reason: str | None = None
     steps: int | None = None
     stop_reason: str | None = None
+    grade_seconds: float | None = None
+    """Time of the clean-room grading alone (None when it was not graded)."""
 
 
 def log_name(task_id: str, attempt: int) -> str:
@@ -101,6 +103,7 @@ def run_task(
                     problems = _collect(sb, task, result_dir, out_dir)
             finally:
                 tokens, cost = fm.tokens, fm.cost
+        grade_seconds = None
         transcript = _keep_transcript(out_dir / "log.md", logs / "transcript.md")
         steps, stop_reason = _footer(transcript)
         reason = _agent_failure(res, timeout) or problems.pop("copy", None)
@@ -111,6 +114,7 @@ def run_task(
         else:
             graded = grader.grade(result_dir)
             outcome, grading = graded.outcome, graded.output
+            grade_seconds = round(graded.seconds, 3)
             reason = problems.pop("deleted", None) or problems.pop("links", None)
             if outcome is Outcome.EMPTY:
                 reason = reason or "the agent left the workspace unchanged"
@@ -127,6 +131,7 @@ def run_task(
         reason=reason,
         steps=steps,
         stop_reason=stop_reason,
+        grade_seconds=grade_seconds,
     )
     record = {**asdict(result), "outcome": str(outcome), "task": task.id, "node": node}
     _write_text(logs / "result.json", json.dumps(record, indent=2))

@@ -71,7 +71,8 @@ def report(s) -> None:
     console.print(f"\n[bold]Run finished[/bold]: {s.reason}")
     console.print(f"  run directory   {root}")
     console.print(f"  nodes           {s.nodes} ({s.invalid} invalid)")
-    console.print(f"  evaluations     {s.evaluations}   FM cost ${s.cost:.4f}")
+    fake = " (sim's fake price)" if s.run.load_config().model == "sim" else ""
+    console.print(f"  evaluations     {s.evaluations}   FM cost ${s.cost:.4f}{fake}")
     console.print(f"  best agent      node {s.final}: {fs}/{fn} resolved")
     console.print(f"  seed agent      node 0: {ss}/{sn} resolved")
     console.print("\nBrowse it:")

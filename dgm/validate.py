@@ -29,12 +29,19 @@ class Verdict:
     changed_files: int = 0
 
 
+# The workbench's marker of a fully materialised agent directory.
+NOT_SOURCE = {".complete"}
+
+
 def file_map(root: Path) -> dict[str, bytes]:
     """Relative path -> content of every regular file (links are not source)."""
     out = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
-            out[path.relative_to(root).as_posix()] = path.read_bytes()
+        rel = path.relative_to(root).as_posix()
+        if rel in NOT_SOURCE or "__pycache__" in path.parts:
+            continue
+        if path.is_file() and not path.is_symlink():
+            out[rel] = path.read_bytes()
     return out
 
 

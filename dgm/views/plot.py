@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from dgm.views.data import Snapshot, progress_curve, scores_by_depth  # noqa: E402
 from dgm.views.layout import tree_layout  # noqa: E402
@@ -101,7 +102,8 @@ def plot_lineage(snap: Snapshot, path: Path, title: str) -> Path:
     ax.set_xticks([])
     ax.autoscale()
     ax.legend(loc="lower left", fontsize="small", frameon=False)
-    ax.set_title(f"{title}: lineage of {len(pos)} agents; red line = path to the best node, "
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # depths are whole generations
+    ax.set_title(f"{title}: lineage of {len(pos)} agents\nred line = path to the best node, "
                  "x = invalid child, hollow = not evaluated")  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -139,7 +141,7 @@ def plot_depth(snap: Snapshot, path: Path, title: str) -> Path:
     ax.set_xlabel("depth (generations from the seed); n = evaluated nodes at that depth")
     ax.set_ylabel("node score (resolved rate)")
     ax.set_ylim(-0.05, 1.05)
-    ax.set_title(f"{title}: distribution of node scores by depth (box: quartiles, line: median)")
+    ax.set_title(f"{title}: node scores by depth\n(box: quartiles, line: median)")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -34,8 +34,10 @@ def run(
     name: str = typer.Option(None, help="Run name (directory under runs/)."),
     runs_dir: Path = typer.Option(None, "--runs-dir", help="Where runs live (default runs/)."),
 ) -> None:
-    """Grow a tree of self-modifying agents. With no options: a demo run with `sim` (about
-    five minutes), on HumanEval's small subset with the hgm policy and 2 workers."""
+    """Grow a tree of self-modifying agents (with no options: a short demo run).
+
+    The demo uses the offline `sim` model on HumanEval's small subset with the hgm policy
+    and 2 workers, and takes a few minutes."""
     from dgm import runner
 
     if resume:

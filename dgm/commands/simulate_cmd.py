@@ -75,8 +75,10 @@ def simulate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON only."),
 ) -> None:
-    """Run selection policies on the same seeded synthetic landscapes and compare the true
-    solve rate of the agents they pick (the simulator's landscapes are not real agents)."""
+    """Compare selection policies on the same seeded synthetic landscapes.
+
+    Prints the true solve rate of the agents each policy picks (the landscapes are
+    synthetic, not real agents)."""
     from dgm.simulator import SimConfig, SimulateError, report, run_all
 
     names = [p.strip() for p in policies.split(",") if p.strip()]

@@ -128,8 +128,10 @@ def replay(
     model: str = typer.Option(None, "--model", "-m", help="Run afresh with this model."),
     runs_dir: Path = RUNS_DIR_OPTION,
 ) -> None:
-    """Run a node's agent again on a task in a sandbox; show the new result beside the
-    original. --cached reproduces the recorded run exactly (and checks it did)."""
+    """Run a node's agent again on a task and show the new result beside the original.
+
+    --cached answers from the run's recorded FM responses, reproduces the original
+    exactly and checks that it did; --model M runs afresh."""
     from dgm.views.replay import replay_task, replay_view
 
     rd: RunDir

@@ -35,13 +35,7 @@ COMMAND_MODULES = [
 ]
 
 for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"dgm.commands.{_name}")
-    except ModuleNotFoundError as exc:  # a command group not built yet
-        if exc.name != f"dgm.commands.{_name}":
-            raise
-        continue
-    _module.register(app)
+    importlib.import_module(f"dgm.commands.{_name}").register(app)
 
 
 def main() -> None:

@@ -114,6 +114,12 @@ def drive(run: RunDir, console: Console) -> Summary:
                     final_evaluation(bench, archive, tasks, {0, final}, config.workers)
             archive.log_event("finished", {"reason": reason, "final": final})
             archive.put_state("finished", {"reason": reason, "final": final})
+        except KeyboardInterrupt:
+            console.print(
+                f"interrupted: every committed result is kept; continue with "
+                f"`dgm run --resume {run.root}`"
+            )
+            raise
         finally:
             bench.close()
             gateway.close()

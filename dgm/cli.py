@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import typer
@@ -38,8 +39,15 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"dgm.commands.{_name}").register(app)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point: run the app, turning our errors into one line and an exit code."""
+    # SIGTERM (a scheduler, `kill`) stops as cleanly as Ctrl-C: work committed, containers
+    # removed, a resume hint printed.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         rv = app(standalone_mode=False)
         if isinstance(rv, int) and rv:

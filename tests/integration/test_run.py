@@ -171,3 +171,22 @@ def test_same_seed_one_worker_gives_the_same_tree(tmp_path, docker_daemon):
     dgm("run", "--name", "a", *args, cwd=tmp_path)
     dgm("run", "--name", "b", *args, cwd=tmp_path)
     assert _tree(tmp_path, "a") == _tree(tmp_path, "b")
+
+
+def test_meta_agent_mode_runs_the_parents_own_improve(tmp_path, docker_daemon):
+    """Hyperagent mode: the parent's own `improve` command writes its problem statement from
+    the evidence the loop hands it, and that evidence never holds hidden tests."""
+    dgm(
+        "run", "--name", "meta", "--meta", "agent", "--seed", "1", "--budget-evals", "20",
+        "--budget-expansions", "3", cwd=tmp_path,
+    )  # fmt: skip
+    run = tmp_path / "runs" / "meta"
+    archive = Archive.open(run)
+    assert len(archive.nodes()) == 4 and archive.check() == []
+    logs = sorted((run / "logs").glob("expansion-*.md"))
+    assert logs, "every expansion that got past its diagnosis leaves a transcript"
+    for log in logs:
+        text = log.read_text()
+        assert text.count("# Improve this coding agent") == 1 and "# Evidence" in text
+        assert "def check(candidate)" not in text  # HumanEval's hidden tests
+    assert containers("meta") == []

@@ -12,6 +12,8 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from dgm.policies import INVALID
+
 
 class LiveView:
     """Told by the scheduler when jobs start and finish; redraws a small dashboard."""
@@ -59,7 +61,7 @@ class LiveView:
         stats.add_column(style="bold")
         stats.add_column()
         n = t.n_nodes
-        invalid = int((t.status[:n] == 2).sum()) if hasattr(t, "status") else 0
+        invalid = int((t.status[:n] == INVALID).sum())
         stats.add_row("nodes", f"{n} ({invalid} invalid)")
         stats.add_row("evaluations", f"{t.n_evals}" + (f" / {b.evals}" if b.evals else ""))
         best, s, trials = _best(t)

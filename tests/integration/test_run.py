@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from archive import Archive
+from tests.sandbox.helpers import containers_of as containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -28,16 +29,6 @@ def dgm(*args: str, cwd: Path, check: bool = True, **kw) -> subprocess.Completed
     if check and proc.returncode != 0:
         raise AssertionError(f"dgm {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
-
-
-def containers(run: str) -> list[str]:
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=dgm.run={run}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split()
 
 
 def outcomes(archive: Archive) -> list[tuple[int, str, str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from sandbox.docker_cli import docker, docker_ok
 from sandbox.errors import ImageMissing
 
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 IMAGE_REPO = "dgm-sandbox"
 IMAGE_NAME = f"{IMAGE_REPO}:{RECIPE_VERSION}"
 LABEL = "dgm.recipe"
@@ -28,7 +28,8 @@ DOCKERFILE = f"""\
 FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends git \\
  && rm -rf /var/lib/apt/lists/* \\
- && useradd -u 1000 -M -d /tmp agent
+ && useradd -u 1000 -M -d /tmp agent \\
+ && find / -xdev -perm /6000 -type f -exec chmod ug-s {{}} +
 LABEL {LABEL}={RECIPE_VERSION}
 ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1 LANG=C.UTF-8
 USER 1000
@@ -147,7 +148,8 @@ def _build_with_debootstrap(console) -> None:
 
 
 def _trim(root: Path) -> None:
-    """Drop apt caches and docs, and add the non-root user."""
+    """Drop apt caches and docs, strip setuid/setgid bits (a second layer beside
+    no-new-privileges), and add the non-root user."""
     for rel in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man"):
         target = root / rel
         if target.is_dir():
@@ -156,6 +158,9 @@ def _trim(root: Path) -> None:
                     shutil.rmtree(child, ignore_errors=True)
                 else:
                     child.unlink(missing_ok=True)
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o6000:
+            path.chmod(path.stat().st_mode & ~0o6000)
     with open(root / "etc/passwd", "a") as f:
         f.write("agent:x:1000:1000:dgm agent:/tmp:/bin/bash\n")
     with open(root / "etc/group", "a") as f:

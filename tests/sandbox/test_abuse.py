@@ -295,3 +295,10 @@ def test_container_gone_after_ctrl_c_during_run(image: str, run_id: str) -> None
     assert proc.returncode != 0
     assert b"KeyboardInterrupt" in proc.stderr.read()
     assert containers_of(run_id) == []
+
+
+def test_image_has_no_setuid_binaries(image: str, cfg: SandboxConfig, run_id: str) -> None:
+    # A second layer beside no-new-privileges: nothing in the image can raise privileges.
+    with open_sandbox(cfg, run_id) as sb:
+        res = sb.run("find / -xdev -perm /6000 -type f 2>/dev/null")
+    assert res.stdout.strip() == ""

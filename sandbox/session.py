@@ -1,18 +1,17 @@
 """One sandbox session: a locked-down container, commands with limits, safe file transfer.
 
-The container runs a tiny reaper as PID 1 that ends the container after the session timeout,
-so even a host process killed with SIGKILL leaves nothing running for long (and
-`remove_orphans` finds the rest by label).
+The container's PID 1 is the runner (`sandbox/runner.py`): it connects back to a control
+socket of this process and runs commands sent over it, about 60 ms cheaper each than a
+`docker exec`. It ends the container when the channel closes (even when this process dies
+of SIGKILL) or the session time runs out; `remove_orphans` finds anything left by label.
 """
 
 from __future__ import annotations
 
 import atexit
-import shlex
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox import transfer
+from sandbox.channel import SOCKET_NAME, Channel, Listener
 from sandbox.cleanup import SANDBOX_LABEL
 from sandbox.config import FM_DIR, OUTDIR, TMPDIR, UID, WORKDIR, SandboxConfig
 from sandbox.docker_cli import docker, docker_ok
@@ -28,26 +28,14 @@ from sandbox.errors import ImageMissing, LimitExceeded, SandboxError, SandboxTim
 from sandbox.image import IMAGE_NAME
 from sandbox.output import BoundedStream
 
-# PID 1: reaps orphans (so zombies never fill the pids limit) and ends the session on time.
-REAPER = (
-    "import os,sys,time\n"
-    "end=time.monotonic()+float(sys.argv[1])\n"
-    "while time.monotonic()<end:\n"
-    " try:\n"
-    "  pid,_=os.waitpid(-1,os.WNOHANG)\n"
-    "  pid or time.sleep(0.2)\n"
-    " except ChildProcessError:\n"
-    "  time.sleep(0.2)\n"
-)
-KILL_ALL = ["sh", "-c", "kill -9 -1"]  # as the sandbox user: every process but PID 1 and itself
-OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events"
-TIMEOUT_CODES = (124, 137)
-COPY_FAILED, COPY_MARK = 199, b"dgm: copy-in failed"
+RUNNER = (Path(__file__).parent / "runner.py").read_text()
+CTL_DIR = "/dgm"  # the control socket's directory, read-only in the container
 # $1 is the destination; the rest is the command, run only once the files are in place.
 EXTRACT_THEN_EXEC = (
     'mkdir -p "$1" && tar -x -C "$1" || { echo "dgm: copy-in failed" >&2; exit 199; }; '
     'shift; exec "$@"'
-)  # `timeout` after TERM; after the KILL that follows it
+)
+BACKSTOP = 15  # seconds past a command's limit before the host gives up on the runner
 
 _live: set[str] = set()  # containers this process started and has not removed yet
 _remover = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dgm-sandbox-rm")
@@ -94,7 +82,8 @@ class Sandbox:
         self.name = f"dgm-{uuid.uuid4().hex[:12]}"
         self.container: str | None = None
         self._oom_seen = 0
-        # A copy-in rides along with the next command (one `docker exec` instead of two);
+        self._channel: Channel | None = None
+        # A copy-in rides along with the next command (one round trip instead of two);
         # anything else that looks at files extracts it first.
         self._pending: tuple[bytes, str] | None = None
 
@@ -109,6 +98,7 @@ class Sandbox:
     def start(self) -> None:
         docker_ok()
         c = self.config
+        listener = Listener()
         args = [
             "run", "-d", "--rm", "--name", self.name,
             "--network", "none", "--user", f"{UID}:{UID}", "--read-only",
@@ -124,6 +114,7 @@ class Sandbox:
             "--workdir", WORKDIR, "--label", f"{SANDBOX_LABEL}=1",
             # No container log: /proc/1/fd/1 would otherwise write without bound to the host.
             "--log-driver", "none", "--pull", "never",
+            "--mount", f"type=bind,source={listener.dir},target={CTL_DIR},readonly",
         ]  # fmt: skip
         for key, value in self.labels.items():
             args += ["--label", f"{key}={value}"]
@@ -132,26 +123,29 @@ class Sandbox:
         for key, value in self.env.items():
             args += ["--env", f"{key}={value}"]
         image = c.image or IMAGE_NAME
-        args += [image, "python3", "-c", REAPER, str(int(c.session_timeout))]
+        socket_path = f"{CTL_DIR}/{SOCKET_NAME}"
+        args += [image, "python3", "-c", RUNNER, socket_path, str(c.session_timeout)]
         _live.add(self.name)
+        proc = subprocess.Popen(
+            ["docker", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
-            proc = docker(args, timeout=120)
-        except subprocess.TimeoutExpired as exc:
+            self._channel = listener.accept(timeout=120, alive=lambda: proc.poll() in (None, 0))
+            proc.communicate(timeout=120)
+        except (SandboxError, subprocess.TimeoutExpired) as exc:
+            proc.kill()
+            _, err = proc.communicate()
             self.remove()
-            raise SandboxTimeout("the sandbox container did not start within 120 s") from exc
-        if proc.returncode != 0:
-            _live.discard(self.name)
-            err = proc.stderr.strip()
-            if "No such image" in err or "Unable to find image" in err:
-                raise ImageMissing(f"image {image} is missing; run `dgm sandbox build`")
-            msg = err.splitlines()[-1] if err else "unknown error"
-            raise SandboxError(f"could not start a sandbox: {msg[:300]}")
-        self.container = proc.stdout.strip()
+            raise _start_error(err or "", image) or exc from None
+        self.container = self.name
 
     def remove(self) -> None:
         """Remove the container (idempotent). With `background_removal` the caller goes on
         at once; `wait_for_removals()` (and interpreter exit) waits for it to finish."""
         self.container = None
+        if self._channel is not None:
+            self._channel.close()  # the runner kills everything and the container ends
+            self._channel = None
         if self.name not in _live:
             return
         if self.config.background_removal:
@@ -174,85 +168,36 @@ class Sandbox:
         self._require()
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
         limit = float(timeout or self.config.command_timeout)
+        stdin = None
         pending, self._pending = self._pending, None
-        args = ["docker", "exec", *(["-i"] if pending else []), "-w", cwd]
-        for key, value in (env or {}).items():
-            args += ["-e", f"{key}={value}"]
-        args.append(self.name)
         if pending:
-            args += ["sh", "-c", EXTRACT_THEN_EXEC, "sh", pending[1]]
-        # `timeout` inside kills the command's process group on time; the host deadline
-        # below is only the backstop for a command that escapes it.
-        args += ["timeout", "-k", "2", f"{limit:g}", *argv]
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE if pending else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        if pending:
-            threading.Thread(target=_feed, args=(proc.stdin, pending[0]), daemon=True).start()
+            argv = ["sh", "-c", EXTRACT_THEN_EXEC, "sh", pending[1], *argv]
+            stdin = pending[0]
         half = self.config.output_limit // 2
-        out = BoundedStream(proc.stdout, half, self.config.output_kill)
-        err = BoundedStream(proc.stderr, half, self.config.output_kill)
-        readers = [threading.Thread(target=s.pump, daemon=True) for s in (out, err)]
-        for t in readers:
-            t.start()
-        host_timed_out = killed_for_output = False
-        while proc.poll() is None:
-            if out.overflowed or err.overflowed:
-                killed_for_output = True
-            elif time.monotonic() - start <= limit + 10:
-                time.sleep(0.01)
-                continue
-            else:
-                host_timed_out = True
-            self._kill_all()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            break
-        proc.wait()
-        for t in readers:
-            t.join(timeout=5)
-        duration = time.monotonic() - start
-        code = proc.returncode
-        if code in (125, 126, 127, 1) and b"No such container" in bytes(err.head):
-            raise SandboxTimeout(
-                "the sandbox ended (session timeout or removed) before the command"
-            )
-        if code == 1 and b"is not running" in bytes(err.head):
-            raise SandboxTimeout(
-                "the sandbox ended (session timeout or removed) before the command"
-            )
-        timed_out = host_timed_out or (code in TIMEOUT_CODES and duration >= limit - 0.05)
-        if timed_out or killed_for_output:
-            self._kill_all()  # stragglers that left the process group
-        oom = (code == 137 and not timed_out and not killed_for_output) and self._oom_happened()
+        out = BoundedStream(None, half, self.config.output_kill)
+        err = BoundedStream(None, half, self.config.output_kill)
+        start = time.monotonic()
+        report, killed_for_output = self._command(argv, cwd, env, limit, out, err, stdin)
+        oom = report["oom_kills"] > self._oom_seen
+        self._oom_seen = report["oom_kills"]
+        timed_out = report["timed_out"]
         return RunResult(
-            exit_code=code,
+            exit_code=report["code"],
             stdout=out.text(),
             stderr=err.text() + ("\n[killed: output limit exceeded]" if killed_for_output else ""),
-            duration=duration,
+            duration=time.monotonic() - start,
             timed_out=timed_out,
-            oom_killed=oom,
+            oom_killed=oom and report["code"] == 137 and not timed_out and not killed_for_output,
             output_truncated=out.truncated or err.truncated,
         )
 
-    def _kill_all(self) -> None:
-        docker(["exec", self.name, *KILL_ALL], timeout=30)
-
-    def _oom_happened(self) -> bool:
-        proc = docker(["exec", self.name, "sh", "-c", OOM_PROBE + " 2>/dev/null"], timeout=30)
-        count = 0
-        for line in proc.stdout.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill" and value.strip().isdigit():
-                count = int(value)
-        seen, self._oom_seen = self._oom_seen, count
-        return count > seen
+    def _command(self, argv, cwd, env, limit, out, err, stdin=None) -> tuple[dict, bool]:
+        request = {"argv": argv, "cwd": cwd, "env": dict(env or {}), "timeout": limit}
+        try:
+            return self._channel.run(request, out, err, stdin, backstop=limit + BACKSTOP)
+        except SandboxTimeout:
+            self.remove()  # a runner that stopped answering leaves an unusable sandbox
+            raise
 
     # -- files --------------------------------------------------------------------------
     def copy_in(self, src: str | Path, dest: str = WORKDIR) -> None:
@@ -269,14 +214,11 @@ class Sandbox:
         if self._pending is None:
             return
         (data, dest), self._pending = self._pending, None
-        quoted = shlex.quote(dest)
-        proc = docker(
-            ["exec", "-i", self.name, "sh", "-c", f"mkdir -p {quoted} && tar -x -C {quoted}"],
-            input=data,
-            timeout=300,
-        )
-        if proc.returncode != 0:
-            raise SandboxError(f"copy into {dest} failed: {proc.stderr.decode()[-200:].strip()}")
+        argv = ["sh", "-c", 'mkdir -p "$1" && tar -x -C "$1"', "sh", dest]
+        out, err = self._streams(2**16)
+        report, _ = self._command(argv, "/", None, 300, out, err, stdin=data)
+        if report["code"] != 0:
+            raise SandboxError(f"copy into {dest} failed: {err.text()[-200:].strip()}")
 
     def copy_out(self, src: str = WORKDIR, dest: str | Path = ".") -> list[str]:
         """Copy container directory `src` into host directory `dest`, keeping only regular
@@ -305,43 +247,43 @@ class Sandbox:
         """Up to `limit` bytes of one container file, or None when it is missing."""
         self._require()
         self._flush()
-        proc = docker(["exec", self.name, "head", "-c", str(limit), path], input=b"", timeout=60)
-        return proc.stdout if proc.returncode == 0 else None
+        out, err = self._streams(limit)
+        report, _ = self._command(["head", "-c", str(limit), path], "/", None, 60, out, err)
+        return _whole(out) if report["code"] == 0 else None
 
     def _read(self, argv: list[str]) -> bytes:
         limit = self.config.transfer_limit_mb * 2**20
-        proc = subprocess.Popen(
-            ["docker", "exec", self.name, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        assert proc.stdout is not None
-        data = proc.stdout.read(limit + 1)
-        if len(data) > limit:
-            proc.kill()
-            proc.wait()
+        out, err = self._streams(limit)
+        report, too_big = self._command(argv, "/", None, 300, out, err)
+        if too_big:
             raise LimitExceeded(f"copy out exceeds {self.config.transfer_limit_mb} MB")
-        proc.wait(timeout=300)
-        if proc.returncode != 0:
-            assert proc.stderr is not None
-            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
-            raise SandboxError(f"copy out failed: {(err or ['tar failed'])[-1][:200]}")
-        return data
+        if report["code"] != 0:
+            lines = err.text().strip().splitlines() or ["tar failed"]
+            raise SandboxError(f"copy out failed: {lines[-1][:200]}")
+        return _whole(out)
+
+    @staticmethod
+    def _streams(limit: int) -> tuple[BoundedStream, BoundedStream]:
+        """Streams that keep all of stdout up to `limit` bytes (and kill past it)."""
+        return BoundedStream(None, limit, limit), BoundedStream(None, 2**15, 2**20)
 
     def _require(self) -> None:
         if self.container is None:
             raise SandboxError("the sandbox is not running (use it inside `with`)")
 
 
-def _feed(pipe, data: bytes) -> None:
-    """Write a tar to a command's stdin and close it (a thread: the pipe may be slow)."""
-    try:
-        pipe.write(data)
-    except (BrokenPipeError, OSError):
-        pass  # the container went away; run() reports that
-    finally:
-        try:
-            pipe.close()
-        except OSError:
-            pass
+def _whole(stream: BoundedStream) -> bytes:
+    """Every byte a stream kept (all of it when nothing overflowed)."""
+    return bytes(stream.head) + b"".join(stream.tail)
+
+
+def _start_error(err: str, image: str) -> SandboxError | None:
+    err = err.strip()
+    if "No such image" in err or "Unable to find image" in err:
+        return ImageMissing(f"image {image} is missing; run `dgm sandbox build`")
+    if err:
+        return SandboxError(f"could not start a sandbox: {err.splitlines()[-1][:300]}")
+    return None
 
 
 def _remove(name: str) -> None:

@@ -276,8 +276,8 @@ def test_transfer_limit(image: str, run_id: str, tmp_path: Path) -> None:
     assert not (dest / "blob").exists() or (dest / "blob").stat().st_size < 3_000_000
 
 
-def _leak_a_sandbox(run_id: str, session_timeout: float) -> None:
-    """Start a Sandbox in a child process and SIGKILL it: no clean-up code runs."""
+def _host_with_a_sandbox(run_id: str, session_timeout: float) -> subprocess.Popen:
+    """A child process that holds an open Sandbox (no clean-up code will run in it)."""
     code = textwrap.dedent(
         f"""
         import time
@@ -291,17 +291,32 @@ def _leak_a_sandbox(run_id: str, session_timeout: float) -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
-    try:
-        assert proc.stdout.readline().strip() == b"ready"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+    assert proc.stdout.readline().strip() == b"ready"
+    return proc
+
+
+def _until(predicate, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return predicate()
+
+
+def test_a_host_killed_with_sigkill_leaves_no_container(image: str, run_id: str) -> None:
+    # The kernel closes the dead host's channel; the runner ends the container; --rm removes it.
+    host = _host_with_a_sandbox(run_id, session_timeout=120)
+    assert len(containers_of(run_id)) == 1
+    host.kill()
+    host.wait(timeout=10)
+    assert _until(lambda: containers_of(run_id) == [])
 
 
 def test_remove_orphans_removes_only_that_run(image: str, run_id: str) -> None:
+    # A frozen host keeps its channel open, so its containers stay until removed by label.
     other = f"{run_id}-other"
-    _leak_a_sandbox(run_id, session_timeout=120)
-    _leak_a_sandbox(other, session_timeout=120)
+    hosts = [_host_with_a_sandbox(run_id, 120), _host_with_a_sandbox(other, 120)]
+    for host in hosts:
+        host.send_signal(signal.SIGSTOP)
     try:
         assert len(containers_of(run_id)) == 1
         assert remove_orphans(run_id) == 1
@@ -310,16 +325,21 @@ def test_remove_orphans_removes_only_that_run(image: str, run_id: str) -> None:
         assert remove_orphans(run_id) == 0
     finally:
         remove_orphans(other)
+        for host in hosts:
+            host.kill()
+            host.wait(timeout=10)
     assert containers_of(other) == []
 
 
-def test_session_timeout_ends_an_orphan(image: str, run_id: str) -> None:
-    _leak_a_sandbox(run_id, session_timeout=2)
-    deadline = time.monotonic() + 20
-    while containers_of(run_id, running_only=True) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert containers_of(run_id, running_only=True) == []
-    remove_orphans(run_id)
+def test_session_timeout_ends_the_sandbox_of_a_frozen_host(image: str, run_id: str) -> None:
+    host = _host_with_a_sandbox(run_id, session_timeout=2)
+    host.send_signal(signal.SIGSTOP)
+    try:
+        assert _until(lambda: containers_of(run_id, running_only=True) == [])
+    finally:
+        host.kill()
+        host.wait(timeout=10)
+        remove_orphans(run_id)
 
 
 def test_misuse_raises_sandbox_errors(

@@ -207,7 +207,15 @@ def main(path, session_timeout):
                 continue
             kind, payload = recv(conn)
             if kind == "R":
-                run(conn, lock, json.loads(payload), session_end)
+                try:
+                    run(conn, lock, json.loads(payload), session_end)
+                except (EOFError, OSError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - e.g. no thread left under the pids limit
+                    kill_all()
+                    report = {"code": 126, "timed_out": False, "oom_kills": oom_kills()}
+                    send(conn, "e", f"sandbox runner: {exc!r}\n".encode(), lock)
+                    send(conn, "X", json.dumps(report).encode(), lock)
                 reap(None)
             elif kind == "K":
                 kill_all()

@@ -302,3 +302,39 @@ def test_image_has_no_setuid_binaries(image: str, cfg: SandboxConfig, run_id: st
     with open_sandbox(cfg, run_id) as sb:
         res = sb.run("find / -xdev -perm /6000 -type f 2>/dev/null")
     assert res.stdout.strip() == ""
+
+
+def test_control_channel_cannot_be_taken_over(image: str, cfg: SandboxConfig, run_id: str) -> None:
+    # Commands run through PID 1 (the runner) over a channel to the host. Code in the sandbox
+    # runs as the same user, so try every way in: connect to the host's socket, signal or
+    # ptrace PID 1, take its socket from /proc, read its memory.
+    script = """
+        import ctypes, glob, os, signal, socket
+        print("SOCKETS", glob.glob("/dgm/*"))
+        try:
+            socket.socket(socket.AF_UNIX).connect("/dgm/ctl.sock")
+            print("CONNECTED")
+        except OSError as exc:
+            print("no connect", type(exc).__name__)
+        for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP):
+            try:
+                os.kill(1, sig)
+            except OSError as exc:
+                print("no signal", type(exc).__name__)
+        for path in ("/proc/1/fd/0", "/proc/1/fd/3", "/proc/1/mem", "/proc/1/environ"):
+            try:
+                open(path, "rb").read(1)
+                print("OPENED", path)
+            except OSError as exc:
+                print("no open", path, type(exc).__name__)
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("PTRACE", libc.ptrace(16, 1, None, None), ctypes.get_errno())  # PTRACE_ATTACH
+    """
+    with open_sandbox(cfg, run_id) as sb:
+        res = sb.run(py(script), timeout=20)
+        assert res.exit_code == 0, res.stderr
+        assert "SOCKETS []" in res.stdout
+        assert "CONNECTED" not in res.stdout and "OPENED" not in res.stdout
+        assert "PTRACE -1" in res.stdout
+        after = sb.run(["sh", "-c", "echo still here"])  # PID 1 survived every signal
+        assert after.exit_code == 0 and after.stdout.strip() == "still here"

@@ -57,6 +57,41 @@ def test_fork_bomb_is_held_by_pids_limit(image: str, cfg: SandboxConfig, run_id:
     assert subprocess.run(["true"]).returncode == 0  # the host still forks
 
 
+def test_pids_left_exhausted_after_a_command_is_an_error_not_a_crash(
+    image: str, cfg: SandboxConfig, run_id: str
+) -> None:
+    # Children in their own sessions take every pid and, for a few seconds, retake any pid
+    # that frees: the next command cannot start (almost always), which must come back as a
+    # result with a reason, not as a dead runner; the session is still removable.
+    script = """
+        import os, time
+        n = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    os.setsid()
+                    end = time.monotonic() + 5
+                    while time.monotonic() < end:
+                        try:
+                            if os.fork() == 0:
+                                time.sleep(300)
+                                os._exit(0)
+                        except OSError:
+                            time.sleep(0.001)
+                    time.sleep(300)
+                    os._exit(0)
+                n += 1
+        except OSError:
+            print("HELD", n)
+    """
+    with open_sandbox(cfg, run_id) as sb:
+        res = sb.run(py(script), timeout=20)
+        assert "HELD" in res.stdout, res.stdout + res.stderr
+        blocked = sb.run(["echo", "hello"], timeout=5)
+        assert blocked.stdout == "hello\n" or (blocked.exit_code == 126 and blocked.stderr)
+    assert containers_of(run_id) == []
+
+
 def test_shell_fork_bomb_is_contained_and_removed(
     image: str, cfg: SandboxConfig, run_id: str
 ) -> None:

@@ -12,6 +12,7 @@ from dgm.rundir import RunDir
 from dgm.views.data import Snapshot, ViewError
 from dgm.views.layout import tree_layout
 
+MAX_REPLAYS = 20
 MAX_DIFF_CHARS = 400_000
 MAX_LOG_CHARS = 2_000_000
 MAX_LISTING = 500
@@ -149,7 +150,17 @@ def node_payload(archive: Any, root: Path, node_id: int) -> dict[str, Any]:
         "diff": diff_text,
         "diff_files": diff_files,
         "fm": {"calls": calls, "tokens": tokens, "cost": cost},
+        "replays": replay_dirs(root, node_id),
     }
+
+
+def replay_dirs(root: Path, node_id: int) -> list[str]:
+    """The log directories `dgm replay` wrote for this node, oldest first (the last 20)."""
+    base = root / "replays" / f"node-{node_id}"
+    if not base.is_dir():
+        return []
+    dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink())
+    return [str(p.relative_to(root)) for p in dirs[-MAX_REPLAYS:]]
 
 
 def safe_path(root: Path, path: str) -> Path:

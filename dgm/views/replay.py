@@ -132,6 +132,7 @@ def replay_task(
         seed=config.seed,
         cost_unknown=config.cost_unknown,
         sim_fault_rate=config.sim_fault_rate,
+        sim_broken_weight=config.sim_broken_weight,
     )
     log_dir = run.root.resolve() / "replays" / f"node-{node}" / time.strftime("%Y%m%d-%H%M%S")
     with tempfile.TemporaryDirectory(prefix="dgm-replay-") as tmp:

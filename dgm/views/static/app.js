@@ -242,6 +242,12 @@ async function showNode(id) {
     b.addEventListener("click", () => showLog(n.meta.log, $("transcript-box")));
     pane.appendChild(el("p")).appendChild(b);
   }
+  for (const dir of n.replays || []) {
+    const b = el("button", { class: "link replay", type: "button" },
+      `replay ${dir.split("/").pop()}`);
+    b.addEventListener("click", () => showLog(dir, $("transcript-box")));
+    pane.appendChild(el("p")).appendChild(b);
+  }
   pane.appendChild(el("div", { id: "transcript-box" }, "pick a transcript above"));
 }
 

@@ -130,3 +130,16 @@ def test_recorded_log_paths_map_into_the_run(small_run):
     assert relative_to_run(root, "/etc/passwd") is None
     assert relative_to_run(root, "logs/../../etc") is None
     assert relative_to_run(root, None) is None
+
+
+def test_replay_logs_of_a_node_are_listed_and_readable(server, small_run):
+    replay = small_run.root / "replays" / "node-3" / "20260101-000000"
+    (replay / "t1-0").mkdir(parents=True)
+    (replay / "t1-0" / "transcript.md").write_text("# replayed\n")
+    (small_run.root / "replays" / "node-3" / "stray.txt").write_text("not a replay\n")
+    node = json.loads(get(server, "/api/node/3")[1])
+    assert node["replays"] == ["replays/node-3/20260101-000000"]
+    assert json.loads(get(server, "/api/node/2")[1])["replays"] == []
+    code, body = get(server, "/api/log?path=" + quote(node["replays"][0]))
+    assert code == 200
+    assert json.loads(body)["files"] == ["replays/node-3/20260101-000000/t1-0/transcript.md"]

@@ -82,6 +82,9 @@ class RunConfig(_Strict):
     """Weights of the self-modification entries."""
     sim_fault_rate: float = Field(0.45, ge=0, le=1)
     """`sim` only: the rate of faulty answers in solve sessions."""
+    sim_broken_weight: float = Field(0.15, ge=0)
+    """`sim` only: the weight of each broken catalogue change in a diagnosis (good ones weigh
+    0.6, harmful 0.25); raise it to exercise validation and invalid children."""
     solve_timeout: float = Field(240, gt=0)
     """Seconds an agent may take on one task."""
     self_modify_timeout: float = Field(300, gt=0)

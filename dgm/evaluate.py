@@ -103,6 +103,7 @@ def run_task(
                     problems = _collect(sb, task, result_dir, out_dir)
             finally:
                 tokens, cost = fm.tokens, fm.cost
+            fm.raise_if_refused()
         grade_seconds = None
         transcript = _keep_transcript(out_dir / "log.md", logs / "transcript.md")
         steps, stop_reason = _footer(transcript)

@@ -15,6 +15,7 @@ from typing import Any
 
 from dgm.config import RunConfig
 from dgm.errors import DgmError
+from dgm.fm import BudgetExceeded
 from dgm.policies import ActionResult, Evaluate, Expand, Stop, TreeState, Wait
 from dgm.workbench import Evaluation, Expansion, Workbench
 
@@ -252,12 +253,24 @@ class Scheduler:
             job = self.futures.pop(fut)
             try:
                 result = fut.result()
+            except BudgetExceeded as exc:
+                self._hold(job, exc)
+                continue
             except Exception as exc:  # noqa: BLE001 - one broken job must not lose the run
                 self._fail(job, exc)
                 continue
             self.failures = 0
             self._commit(job, result)
         self._submit_pending()
+
+    def _hold(self, job: Job, exc: BudgetExceeded) -> None:
+        """A job the run's FM budget cut short: neither a result nor a failure. It stays in
+        its group, unfinished, as in-flight work does (a resume runs it again)."""
+        self._mark(job, -1)
+        self.archive.log_event("job_held", {**job.to_dict(), "reason": str(exc)[:500]})
+        self.save()
+        if self.view:
+            self.view.note(f"[yellow]not recorded[/yellow]: {job.kind} {job.node}: {exc}")
 
     def _fail(self, job: Job, exc: Exception) -> None:
         """A job that raised (the sandbox or daemon failed, not the agent): logged and

@@ -13,7 +13,7 @@ from rich.console import Console
 from archive import Archive
 from benchmarks import get_benchmark
 from dgm.config import RunConfig
-from dgm.fm import Budget, Gateway, validate_model
+from dgm.fm import Budget, BudgetExceeded, Gateway, validate_model
 from dgm.live import LiveView
 from dgm.loop import Scheduler
 from dgm.policies import TreeState, make_policy
@@ -35,6 +35,7 @@ class Summary:
     invalid: int
     evaluations: int
     cost: float
+    subset_size: int = 0
 
 
 def check_config(config: RunConfig):
@@ -97,6 +98,7 @@ def drive(run: RunDir, console: Console) -> Summary:
             seed=config.seed,
             cost_unknown=config.cost_unknown,
             sim_fault_rate=config.sim_fault_rate,
+            sim_broken_weight=config.sim_broken_weight,
         )
         bench = Workbench(run, config, archive, benchmark, gateway)
         tree = rebuild_tree(archive, tasks)
@@ -110,7 +112,9 @@ def drive(run: RunDir, console: Console) -> Summary:
                 reason = scheduler.run()
                 final = policy.final_agent(tree)
                 view.note(f"stopped: {reason}; final agent: node {final}")
-                if config.final_eval:
+                if config.final_eval and gateway.exhausted:
+                    view.note("final evaluation skipped: the FM budget is spent")
+                elif config.final_eval:
                     final_evaluation(bench, archive, tasks, {0, final}, config.workers)
             archive.log_event("finished", {"reason": reason, "final": final})
             archive.put_state("finished", {"reason": reason, "final": final})
@@ -135,7 +139,10 @@ def final_evaluation(bench: Workbench, archive, tasks, nodes: set[int], workers:
     with ThreadPoolExecutor(workers) as pool:
         futures = [pool.submit(bench.evaluate, n, t, 0) for n, t in jobs]
         for fut in futures:
-            ev = fut.result()
+            try:
+                ev = fut.result()
+            except BudgetExceeded:
+                continue  # the budget ran out under it: no result rather than a false one
             r = ev.result
             archive.record_evaluation(
                 ev.node, bench.benchmark.name, ev.task, str(r.outcome),
@@ -165,4 +172,5 @@ def summarise(run: RunDir, archive, reason: str, final: int, tasks: list[str]) -
         invalid=sum(n.status == "invalid" for n in nodes),
         evaluations=len(archive.evaluations()),
         cost=cost,
+        subset_size=len(tasks),
     )

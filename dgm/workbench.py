@@ -20,7 +20,7 @@ import numpy as np
 from dgm import improve
 from dgm.config import RunConfig
 from dgm.evaluate import TaskResult, run_task
-from dgm.fm import FMError, SessionTags
+from dgm.fm import BudgetExceeded, FMError, SessionTags
 from dgm.rundir import RunDir
 from dgm.validate import SMOKE_CONTEXT, validate_child
 from sandbox import Sandbox, SandboxConfig
@@ -114,6 +114,13 @@ class Workbench:
         meta: dict[str, Any] = {"expansion": index, "log": str(log)}
         try:
             diagnosis = self._diagnose(parent, index, entry, parent_dir, evals, problems)
+        except BudgetExceeded as exc:
+            if exc.scope == "run":
+                raise  # the run is out of FM money: no verdict on this expansion
+            return Expansion(
+                parent, index, entry.label, "", child_dir, False,
+                f"diagnosis failed: {exc}", improve.elapsed(start), meta,
+            )  # fmt: skip
         except (improve.DiagnosisError, FMError) as exc:
             return Expansion(
                 parent, index, entry.label, "", child_dir, False,
@@ -151,6 +158,7 @@ class Workbench:
             )
             shutil.rmtree(child_dir)
             sb.copy_out_many({"/work": child_dir, "/out": work / "out"})
+        fm.raise_if_refused()
         if (work / "out" / "log.md").is_file():
             shutil.copyfile(work / "out" / "log.md", log)
         improve.clean_tree(child_dir)
@@ -185,7 +193,7 @@ class Workbench:
             run=self.run.run_id, node=parent, task=f"smoke-{index}", role="solve", attempt=index
         )
         with self.gateway.session(tags, sim_context=SMOKE_CONTEXT) as fm:
-            return validate_child(
+            verdict = validate_child(
                 parent_dir,
                 child_dir,
                 fm_session=fm,
@@ -193,6 +201,8 @@ class Workbench:
                 labels=self.labels(parent, f"validate-{index}"),
                 timeout=self.config.validate_timeout,
             )
+            fm.raise_if_refused()
+            return verdict
 
 
 def _content(reply: Any) -> str:

@@ -67,16 +67,16 @@ def run(
 
 
 def report(s) -> None:
-    fs, fn = s.final_score
-    ss, sn = s.seed_score
     root = s.run.root
     console.print(f"\n[bold]Run finished[/bold]: {s.reason}")
     console.print(f"  run directory   {root}")
     console.print(f"  nodes           {s.nodes} ({s.invalid} invalid)")
     fake = " (sim's fake price)" if s.run.load_config().model == "sim" else ""
     console.print(f"  evaluations     {s.evaluations}   FM cost ${s.cost:.4f}{fake}")
-    console.print(f"  best agent      node {s.final}: {fs}/{fn} resolved")
-    console.print(f"  seed agent      node 0: {ss}/{sn} resolved")
+    rows = (("best agent", s.final, s.final_score), ("seed agent", 0, s.seed_score))
+    for label, node, (k, n) in rows:
+        partial = f" (tried {n} of the subset's {s.subset_size})" if n < s.subset_size else ""
+        console.print(f"  {label:<15} node {node}: {k}/{n} resolved{partial}")
     console.print("\nBrowse it:")
     for cmd in (
         f"dgm tree {root}",

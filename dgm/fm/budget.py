@@ -67,7 +67,7 @@ class BudgetKeeper:
 def _check(scope: str, spend: Spend, dollars: float | None, calls: int | None) -> None:
     if dollars is not None and spend.dollars >= dollars:
         raise BudgetExceeded(
-            f"{scope} FM budget exhausted: ${spend.dollars:.4f} of ${dollars:.4f} spent"
+            f"{scope} FM budget exhausted: ${spend.dollars:.4f} of ${dollars:.4f} spent", scope
         )
     if calls is not None and spend.calls + spend.in_flight >= calls:
-        raise BudgetExceeded(f"{scope} FM call budget exhausted: {calls} calls allowed")
+        raise BudgetExceeded(f"{scope} FM call budget exhausted: {calls} calls allowed", scope)

@@ -10,7 +10,12 @@ class FMError(Exception):
 
 
 class BudgetExceeded(FMError):
-    """A run or session budget (dollars or calls) is spent; the call was refused."""
+    """A run or session budget (dollars or calls) is spent; the call was refused. `scope` is
+    "run" or "session": only the run's budget running out says nothing about the agent."""
+
+    def __init__(self, message: str, scope: str = "run"):
+        super().__init__(message)
+        self.scope = scope
 
 
 class CacheMiss(FMError):

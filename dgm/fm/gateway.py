@@ -90,6 +90,7 @@ class Gateway:
         seed: int = 0,
         cost_unknown: str = "refuse",
         sim_fault_rate: float = 0.45,
+        sim_broken_weight: float = 0.15,
         timeout: float = 120,
         retries: int = 4,
         backoff: float = 1.0,
@@ -97,6 +98,7 @@ class Gateway:
         validate_model(model, api_base, cost_unknown)
         self.model, self.api_base, self.ledger = model, api_base, ledger
         self.seed, self.cost_unknown, self.sim_fault_rate = seed, cost_unknown, sim_fault_rate
+        self.sim_broken_weight = sim_broken_weight
         self.timeout, self.backoff = timeout, backoff
         self.is_sim = provider.is_sim(model)
         self.retries = 0 if self.is_sim else retries  # sim is deterministic: retrying is futile
@@ -213,6 +215,8 @@ class Gateway:
                 if not settled:
                     self.budget.settle(session.spend, 0.0, counted=False)
         except FMError as exc:
+            if isinstance(exc, BudgetExceeded) and exc.scope == "run":
+                session.mark_refused()
             self._record(session, 0, 0, 0.0, False, time.monotonic() - start, str(exc))
             raise
         if key is not None:
@@ -234,6 +238,7 @@ class Gateway:
                     "role": tags.role, "context": session.sim_context, "seed": self.seed,
                     "node": tags.node, "task": tags.task, "attempt": tags.attempt,
                     "call_index": index, "fault_rate": self.sim_fault_rate,
+                    "broken_weight": self.sim_broken_weight,
                 }
             }  # fmt: skip
         for attempt in range(self.retries + 1):

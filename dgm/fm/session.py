@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dgm.fm.budget import Spend
-from dgm.fm.errors import FMError
+from dgm.fm.errors import BudgetExceeded, FMError
 from dgm.fm.server import UnixHTTPServer
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class Session:
         self._calls = 0
         self._tokens = 0
         self._cost = 0.0
+        self._refused = False
         self._server: UnixHTTPServer | None = None
 
     # -- counters (thread-safe) ------------------------------------------------------------
@@ -65,6 +66,21 @@ class Session:
         """Completed calls (answered, from the model or the cache)."""
         with self._lock:
             return self._calls
+
+    @property
+    def refused(self) -> bool:
+        """True once a call of this session was refused because the run's budget was
+        spent: what the agent did after that measures the budget, not the agent."""
+        with self._lock:
+            return self._refused
+
+    def mark_refused(self) -> None:
+        with self._lock:
+            self._refused = True
+
+    def raise_if_refused(self) -> None:
+        if self.refused:
+            raise BudgetExceeded("the FM budget ran out during this job; it is not recorded")
 
     @property
     def tokens(self) -> int:

@@ -221,7 +221,8 @@ def _diagnose(req: SimRequest) -> str:
     rng = rng_for(req, "diagnose", req.call_index)
     anchored = [c for c in catalogue.values() if c.anchored_in(prompt)]
     pool = anchored if anchored and rng.random() < ANCHORED_PREFERENCE else list(catalogue.values())
-    weights = np.array([KIND_WEIGHTS[c.kind] for c in pool])
+    kind_weights = {**KIND_WEIGHTS, "broken": req.broken_weight}
+    weights = np.array([kind_weights[c.kind] for c in pool])
     change = pool[int(rng.choice(len(pool), p=weights / weights.sum()))]
     answer = json.dumps(
         {

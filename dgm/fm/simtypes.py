@@ -19,3 +19,4 @@ class SimRequest:
     attempt: int
     call_index: int  # 0-based index of this call within the session
     fault_rate: float  # probability of an injected fault per solve answer
+    broken_weight: float = 0.15  # weight of each broken catalogue change in a diagnosis

@@ -30,12 +30,15 @@ def error(status: int, message: str, kind: str = "server_error", code=None) -> t
 
 class FakeOpenAI:
     """Answers POST .../chat/completions from a script of (status, document) pairs; when the
-    script is empty it repeats `default`. `requests` keeps every parsed request body."""
+    script is empty it answers with `default` (a pair, or a function of the request body that
+    returns one). `requests` keeps every parsed request body; `headers` their headers, with
+    names in lower case."""
 
     def __init__(self, default=None):
         self.script: list[tuple[int, dict]] = []
         self.default = default or (200, completion({"role": "assistant", "content": "ok"}))
         self.requests: list[dict] = []
+        self.headers: list[dict] = []
         self._lock = threading.Lock()
         fake = self
 
@@ -46,7 +49,13 @@ class FakeOpenAI:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with fake._lock:
                     fake.requests.append(json.loads(body))
-                    status, doc = fake.script.pop(0) if fake.script else fake.default
+                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    if fake.script:
+                        status, doc = fake.script.pop(0)
+                    elif callable(fake.default):
+                        status, doc = fake.default(json.loads(body))
+                    else:
+                        status, doc = fake.default
                 data = json.dumps(doc).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

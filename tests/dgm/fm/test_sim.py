@@ -110,6 +110,28 @@ def test_diagnose_answers_a_parseable_catalogue_change():
     assert kinds == {"good", "harmful", "broken"}
 
 
+def test_broken_weight_steers_how_often_a_broken_change_is_proposed():
+    catalogue = load_catalogue()
+    source = improve.source_summary(SEED)
+    msgs = [{"role": "user", "content": f"# The agent's source\n{source}"}]
+
+    def broken_share(weight: float) -> float:
+        kinds = []
+        for s in range(80):
+            reply = sim.respond(
+                request(msgs, role="diagnose", context={}, seed=s, broken_weight=weight)
+            )
+            try:
+                kinds.append(catalogue[improve.parse_diagnosis(reply["content"]).change_id].kind)
+            except improve.DiagnosisError:
+                continue
+        return kinds.count("broken") / len(kinds)
+
+    assert broken_share(0.0) == 0
+    assert 0 < broken_share(0.15) < 0.3
+    assert broken_share(1.5) > 0.35
+
+
 def test_self_modify_views_then_edits_then_finishes():
     msgs = start("Improve yourself.")
     req = dict(role="self_modify", context={"change": "editor_undo"})

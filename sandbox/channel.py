@@ -46,7 +46,10 @@ class Listener:
                     conn, _ = self.sock.accept()
                 except TimeoutError:
                     if not alive():
-                        raise SandboxError("the sandbox ended before its runner started") from None
+                        raise SandboxError(
+                            "the sandbox ended before its runner started (does the image have "
+                            "python3?)"
+                        ) from None
                     continue
                 conn.settimeout(None)
                 return Channel(conn)

@@ -130,7 +130,7 @@ class Sandbox:
             ["docker", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         try:
-            self._channel = listener.accept(timeout=120, alive=lambda: proc.poll() in (None, 0))
+            self._channel = listener.accept(timeout=120, alive=_StartWatch(proc, self.name))
             proc.communicate(timeout=120)
         except (SandboxError, subprocess.TimeoutExpired) as exc:
             proc.kill()
@@ -272,6 +272,31 @@ class Sandbox:
             raise SandboxError("the sandbox is not running (use it inside `with`)")
 
 
+class _StartWatch:
+    """While waiting for the runner to connect: false once `docker run` failed, or once the
+    container it started is no longer running (a runner that died at start, an image
+    without python3), checked each second after `docker run` returned."""
+
+    def __init__(self, proc: subprocess.Popen, name: str):
+        self.proc, self.name = proc, name
+        self.next_check: float | None = None
+
+    def __call__(self) -> bool:
+        code = self.proc.poll()
+        if code is None:
+            return True
+        if code != 0:
+            return False
+        now = time.monotonic()
+        if self.next_check is None:
+            self.next_check = now + 1
+        if now < self.next_check:
+            return True
+        self.next_check = now + 1
+        state = docker(["inspect", "-f", "{{.State.Running}}", self.name], timeout=30)
+        return state.stdout.strip() == "true"
+
+
 def _whole(stream: BoundedStream) -> bytes:
     """Every byte a stream kept (all of it when nothing overflowed)."""
     return bytes(stream.head) + b"".join(stream.tail)
@@ -281,8 +306,9 @@ def _start_error(err: str, image: str) -> SandboxError | None:
     err = err.strip()
     if "No such image" in err or "Unable to find image" in err:
         return ImageMissing(f"image {image} is missing; run `dgm sandbox build`")
-    if err:
-        return SandboxError(f"could not start a sandbox: {err.splitlines()[-1][:300]}")
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("Run 'docker")]
+    if lines:
+        return SandboxError(f"could not start a sandbox: {lines[0][:300]}")
     return None
 
 

@@ -254,6 +254,36 @@ def test_read_only_mounts_and_fm_socket(
     assert talk.stdout.strip() == "pong:ping", talk.stderr
 
 
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("rm -f /usr/bin/python3*", "python3"),  # docker run itself fails
+        ("rm -f /usr/bin/python3* && printf '#!/bin/sh\\nexit 1\\n' > /usr/bin/python3 && "
+         "chmod +x /usr/bin/python3", "before its runner started"),  # the container dies
+    ],
+    ids=["no-python", "python-dies"],
+)  # fmt: skip
+def test_an_image_whose_runner_cannot_start_is_a_quick_clear_error(
+    image: str, cfg: SandboxConfig, run_id: str, script: str, message: str
+) -> None:
+    # The runner (PID 1) needs python3. Without one that works, the start must say so within
+    # seconds instead of waiting out the connect timeout.
+    tag = f"dgm-test-broken:{uuid.uuid4().hex[:8]}"
+    maker = f"dgm-test-mk-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "--name", maker, "--user", "0", image, "sh", "-c", script],
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        subprocess.run(["docker", "commit", maker, tag], check=True, capture_output=True)
+        start = time.monotonic()
+        with pytest.raises(SandboxError, match=message) as err:
+            Sandbox(cfg.model_copy(update={"image": tag}), labels=labels(run_id)).start()
+        assert time.monotonic() - start < 10
+        assert "\n" not in str(err.value)
+    finally:
+        subprocess.run(["docker", "rm", "-f", maker], capture_output=True)
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
 def test_missing_image_raises(cfg: SandboxConfig, run_id: str, docker_daemon: None) -> None:
     bad = cfg.model_copy(update={"image": f"dgm-no-such-image:{uuid.uuid4().hex[:8]}"})
     with pytest.raises(ImageMissing), Sandbox(bad, labels=labels(run_id)):

@@ -114,14 +114,9 @@ class Workbench:
         meta: dict[str, Any] = {"expansion": index, "log": str(log)}
         try:
             diagnosis = self._diagnose(parent, index, entry, parent_dir, evals, problems)
-        except BudgetExceeded as exc:
-            if exc.scope == "run":
-                raise  # the run is out of FM money: no verdict on this expansion
-            return Expansion(
-                parent, index, entry.label, "", child_dir, False,
-                f"diagnosis failed: {exc}", improve.elapsed(start), meta,
-            )  # fmt: skip
         except (improve.DiagnosisError, FMError) as exc:
+            if isinstance(exc, BudgetExceeded) and exc.scope == "run":
+                raise  # the run is out of FM money: no verdict on this expansion
             return Expansion(
                 parent, index, entry.label, "", child_dir, False,
                 f"diagnosis failed: {exc}", improve.elapsed(start), meta,

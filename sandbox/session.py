@@ -132,11 +132,13 @@ class Sandbox:
         try:
             self._channel = listener.accept(timeout=120, alive=_StartWatch(proc, self.name))
             proc.communicate(timeout=120)
-        except (SandboxError, subprocess.TimeoutExpired) as exc:
+        except BaseException as exc:  # also Ctrl-C while starting: nothing may be left
             proc.kill()
             _, err = proc.communicate()
             self.remove()
-            raise _start_error(err or "", image) or exc from None
+            if isinstance(exc, (SandboxError, subprocess.TimeoutExpired)):
+                raise _start_error(err or "", image) or exc from None
+            raise
         self.container = self.name
 
     def remove(self) -> None:

@@ -34,6 +34,26 @@ def test_call_budget_exhausted_mid_session_refuses_further_calls(make_gateway, l
     assert [r.error is None for r in ledger.rows] == [True, True, False, False]
 
 
+def test_only_a_refusal_by_the_run_budget_marks_the_session(make_gateway):
+    # Work the run's budget cut short is held by the loop (not a verdict on the agent);
+    # a session that used up its own allowance is the agent's doing and is not marked.
+    gw = make_gateway(budget=Budget(calls=3, session_calls=1))
+    with gw.session(tags(node=1)) as own:
+        gw.complete(own, USER)
+        with pytest.raises(BudgetExceeded) as info:
+            gw.complete(own, USER)
+        assert info.value.scope == "session" and not own.refused
+        own.raise_if_refused()  # nothing to raise
+    with gw.session(tags(node=2)) as a, gw.session(tags(node=3)) as b:
+        gw.complete(a, USER)
+        gw.complete(b, USER)  # the run's third and last call
+        with pytest.raises(BudgetExceeded) as info:
+            gw.complete(b, USER)  # over both budgets: the run's is checked first
+        assert info.value.scope == "run" and b.refused and not a.refused
+        with pytest.raises(BudgetExceeded, match="not recorded"):
+            b.raise_if_refused()
+
+
 def test_dollar_budget_and_session_budgets(make_gateway, fake_openai):
     fake_openai.default = (200, completion({"role": "assistant", "content": "x"}, 10**6, 0))
     gw = make_gateway(budget=Budget(dollars=0.2, session_calls=3))

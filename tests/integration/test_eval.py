@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dgm.commands.eval_cmd import run_eval
+from tests.sandbox.helpers import interruptible
 
 pytestmark = pytest.mark.docker
 
@@ -84,25 +85,30 @@ def test_ctrl_c_stops_and_leaves_no_container(tmp_path, docker_daemon):
     agent.mkdir()
     (agent / "agent.py").write_text("import time\ntime.sleep(300)\n")
     out = tmp_path / "out"
+    before = _eval_containers()  # anyone else's (this test counts only its own)
     proc = subprocess.Popen(
         [*DGM, "eval", "--agent", str(agent), "--workers", "2", "--out", str(out)],
         cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(_eval_containers()) < 2:
-        time.sleep(0.5)
-    assert _eval_containers(), "no sandbox started"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=90)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_eval_containers() - before) < 2:
+            time.sleep(0.5)
+        assert _eval_containers() - before, "no sandbox started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()  # a no-op after a clean stop; never leave a run behind on failure
     assert proc.returncode == 130, err
     run_id = json.loads((out / "summary.json").read_text())["run_id"]
     assert json.loads((out / "summary.json").read_text())["interrupted"] is True
     assert containers(run_id) == []
 
 
-def _eval_containers() -> list[str]:
+def _eval_containers() -> set[str]:
     out = subprocess.run(
         ["docker", "ps", "-q", "--filter", "label=dgm.role=solve", "--filter", "name=dgm-"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    return out.split()
+    return set(out.split())

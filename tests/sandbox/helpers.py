@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import textwrap
 
@@ -42,3 +43,9 @@ def py(code: str) -> list[str]:
 
 def open_sandbox(cfg: SandboxConfig, run_id: str, **kwargs) -> Sandbox:
     return Sandbox(cfg, labels={"dgm.run": run_id, "dgm.node": "0", "dgm.task": "abuse"}, **kwargs)
+
+
+def interruptible() -> None:
+    """A `preexec_fn`: SIGINT at its default, so that a child Python turns it into
+    KeyboardInterrupt even when the tests run where SIGINT is ignored (a background job)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

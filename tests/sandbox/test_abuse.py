@@ -21,7 +21,13 @@ from pathlib import Path
 import pytest
 
 from sandbox import SandboxConfig
-from tests.sandbox.helpers import containers_of, open_sandbox, py, small_limits
+from tests.sandbox.helpers import (
+    containers_of,
+    interruptible,
+    open_sandbox,
+    py,
+    small_limits,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -281,8 +287,9 @@ def test_container_gone_after_ctrl_c_during_run(image: str, run_id: str) -> None
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        preexec_fn=interruptible,
+    )  # fmt: skip
     try:
         assert proc.stdout.readline().strip() == b"ready", proc.stderr.read().decode()
         time.sleep(1.0)  # let sb.run start the sleep

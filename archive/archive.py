@@ -17,6 +17,7 @@ from archive.db import Database
 from archive.errors import ArchiveError, UnknownNode
 from archive.gitstore import GitStore
 from archive.models import STATUSES, Diff, Node
+from archive.quarantine import QuarantineMixin
 from archive.records import RecordsMixin
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ GIT_DIR = "archive.git"
 DB_FILE = "archive.db"
 NODE_COLUMNS = (
     "id, commit_sha, parent, created, entry, problem_statement, status, reason, meta, "
-    "files_changed, lines_added, lines_removed"
+    "files_changed, lines_added, lines_removed, quarantine"
 )
 
 
@@ -42,6 +43,7 @@ def _node(row: tuple) -> Node:
         reason=row[7],
         meta=json.loads(row[8]),
         diffstat=None if row[9] is None else (row[9], row[10], row[11]),
+        quarantine=row[12],
     )
 
 
@@ -50,7 +52,7 @@ def _check_status(status: str) -> None:
         raise ArchiveError(f"status must be one of {', '.join(STATUSES)}, not '{status}'")
 
 
-class Archive(RecordsMixin, ChecksMixin):
+class Archive(RecordsMixin, QuarantineMixin, ChecksMixin):
     """One run's archive in `run_dir` (archive.git + archive.db). Thread- and process-safe."""
 
     def __init__(self, run_dir: Path, git: GitStore, db: Database):
@@ -123,6 +125,7 @@ class Archive(RecordsMixin, ChecksMixin):
             raise ArchiveError("add_child needs exactly one of files_dir or diff")
         meta_json = json.dumps(meta or {}, sort_keys=True, default=str)
         parent_commit, parent_tree = self._commit_tree(parent)
+        lineage = self.lineage(parent)
         if files_dir is not None:
             tree = self.git.tree_from_dir(Path(files_dir))
         else:
@@ -141,6 +144,8 @@ class Archive(RecordsMixin, ChecksMixin):
                      reason, meta_json, tree),
                 )  # fmt: skip
                 c.execute("INSERT INTO stats (node) VALUES (?)", (node_id,))
+                if status == "invalid":  # an invalid child is a failure of its ancestors' clades
+                    self._on_status(c, [*lineage, node_id], "valid", status, None)
             except BaseException:
                 self.git.delete_ref(node_id)  # the row will not exist: neither shall the ref
                 raise
@@ -154,12 +159,15 @@ class Archive(RecordsMixin, ChecksMixin):
     def set_status(self, node_id: int, status: str, reason: str | None = None) -> None:
         """Change a node's status (and the reason for it)."""
         _check_status(status)
+        lineage = self.lineage(node_id)  # raises UnknownNode
         with self.db.write() as c:
-            cur = c.execute(
+            old, quarantine = c.execute(
+                "SELECT status, quarantine FROM nodes WHERE id = ?", (node_id,)
+            ).fetchone()
+            c.execute(
                 "UPDATE nodes SET status = ?, reason = ? WHERE id = ?", (status, reason, node_id)
             )
-            if cur.rowcount == 0:
-                raise UnknownNode(node_id)
+            self._on_status(c, lineage, old, status, quarantine)
 
     def root(self) -> Node:
         return self.node(0)
@@ -269,6 +277,7 @@ class Archive(RecordsMixin, ChecksMixin):
                 created=n.created, meta=n.meta, diffstat=diffstats[n.id],
                 own_successes=own.successes, own_trials=own.trials,
                 clade_successes=clade.successes, clade_trials=clade.trials,
+                own_tampered=own.tampered, clade_bad=clade.bad_nodes, quarantine=n.quarantine,
             )  # fmt: skip
             if n.parent is not None:
                 g.add_edge(n.parent, n.id)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import time
 
+from archive.records import STATS_COLUMNS
+
 
 class ChecksMixin:
     """A mixin of `Archive`: expects `self.db`, `self.git` and `self.computed_stats()`."""
@@ -41,11 +43,7 @@ class ChecksMixin:
                 r[0]: (r[1], r[2]) for r in c.execute("SELECT id, commit_sha, parent FROM nodes")
             }
             stored = {
-                r[0]: tuple(r[1:])
-                for r in c.execute(
-                    "SELECT node, own_successes, own_trials, clade_successes, clade_trials"
-                    " FROM stats"
-                )
+                r[0]: tuple(r[1:]) for r in c.execute(f"SELECT node, {STATS_COLUMNS} FROM stats")
             }
             fresh = self.computed_stats()
             orphans = c.execute(

@@ -80,6 +80,50 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_kind ON events(kind);
     CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL);
     """,
+    # 2: the `tampered` outcome and each evaluation's reason (SQLite cannot alter a CHECK, so
+    # the table is copied); quarantine per node; tamper and invalid-node counts in the stats.
+    """
+    CREATE TABLE evaluations_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        node INTEGER NOT NULL REFERENCES nodes(id),
+        benchmark TEXT NOT NULL,
+        task TEXT NOT NULL,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('resolved', 'unresolved', 'empty', 'error', 'tampered')),
+        tokens INTEGER NOT NULL DEFAULT 0,
+        cost REAL NOT NULL DEFAULT 0,
+        seconds REAL NOT NULL DEFAULT 0,
+        log_path TEXT,
+        created REAL NOT NULL,
+        reason TEXT
+    );
+    INSERT INTO evaluations_v2
+        (id, node, benchmark, task, outcome, tokens, cost, seconds, log_path, created)
+        SELECT id, node, benchmark, task, outcome, tokens, cost, seconds, log_path, created
+        FROM evaluations;
+    DROP TABLE evaluations;
+    ALTER TABLE evaluations_v2 RENAME TO evaluations;
+    CREATE INDEX evaluations_node ON evaluations(node);
+    ALTER TABLE nodes ADD COLUMN quarantine TEXT
+        CHECK (quarantine IN ('quarantined', 'waiting', 'approved', 'rejected'));
+    ALTER TABLE stats ADD COLUMN own_tampered INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE stats ADD COLUMN own_bad INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE stats ADD COLUMN clade_tampered INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE stats ADD COLUMN clade_bad INTEGER NOT NULL DEFAULT 0;
+    UPDATE stats SET own_bad = 1 WHERE node IN (SELECT id FROM nodes WHERE status = 'invalid');
+    CREATE TEMP TABLE bad_counts (node INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+    INSERT INTO bad_counts
+        WITH RECURSIVE up(id) AS (
+            SELECT id FROM nodes WHERE status = 'invalid'
+            UNION ALL SELECT n.parent FROM nodes n JOIN up ON n.id = up.id
+            WHERE n.parent IS NOT NULL)
+        SELECT id, COUNT(*) FROM up GROUP BY id;
+    UPDATE stats SET clade_bad = COALESCE(
+        (SELECT n FROM bad_counts WHERE bad_counts.node = stats.node), 0);
+    DROP TABLE bad_counts;
+    -- FM calls whose tokens dgm counted because the provider's reply had no usage
+    ALTER TABLE fm_calls ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 STATUSES = ("pending", "valid", "invalid")
-OUTCOMES = ("resolved", "unresolved", "empty", "error")
+OUTCOMES = ("resolved", "unresolved", "empty", "error", "tampered")
 SUCCESS = "resolved"
+TAMPERED = "tampered"
+# A node's quarantine: None (never quarantined), `quarantined` (automatic), `waiting` (for a
+# person's decision), `approved` (a parent again), `rejected` (kept out for good).
+QUARANTINES = ("quarantined", "waiting", "approved", "rejected")
+HELD = ("quarantined", "waiting", "rejected")  # the states that keep a node from being a parent
+QUARANTINE_MODES = ("off", "auto", "manual")
 
 
-@dataclass(frozen=True)
-class Stats:
-    """Successes and trials: every outcome is a trial, `resolved` is a success."""
+class Stats(NamedTuple):
+    """Successes and trials: every outcome is a trial, `resolved` is a success (so
+    `tampered` is a failure). `tampered` counts the tampered trials; `bad_nodes` the invalid
+    or quarantined nodes (own stats: the node itself, 0 or 1; clade stats: the node and its
+    descendants), which a policy may count as failures of the clade (hgm's
+    `invalid_child_failures`). A named tuple: made in bulk for every node by the views, and
+    cheaper to build than a frozen dataclass."""
 
     successes: int = 0
     trials: int = 0
+    tampered: int = 0
+    bad_nodes: int = 0
+
+    @property
+    def tamper_rate(self) -> float | None:
+        """Tampered / evaluations, or None before any trial."""
+        return self.tampered / self.trials if self.trials else None
 
     @property
     def failures(self) -> int:
@@ -47,6 +64,12 @@ class Node:
     reason: str | None
     meta: dict[str, Any] = field(default_factory=dict)
     diffstat: tuple[int, int, int] | None = None
+    quarantine: str | None = None
+
+    @property
+    def held(self) -> bool:
+        """Quarantined and not approved: never a parent."""
+        return self.quarantine in HELD
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,7 @@ class Evaluation:
     seconds: float
     log_path: str | None
     created: float
+    reason: str | None = None  # why this outcome (a tampered one: the grader's evidence)
 
     @property
     def success(self) -> bool:
@@ -112,3 +136,5 @@ class FMCall:
     seconds: float
     error: str | None
     created: float
+    estimated: bool = False
+    """The provider sent no usage: dgm counted the tokens (litellm's tokenizer)."""

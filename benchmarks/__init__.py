@@ -20,6 +20,7 @@ _REGISTRY = {
     "humaneval": "benchmarks.humaneval:HumanEvalBenchmark",
     "bugfix": "benchmarks.bugfix:BugfixBenchmark",
     "polyglot": "benchmarks.polyglot:PolyglotBenchmark",
+    "swebench": "benchmarks.swebench.adapter:SwebenchBenchmark",
 }
 BENCHMARKS: tuple[str, ...] = tuple(_REGISTRY)
 """The names `get_benchmark` knows."""

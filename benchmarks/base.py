@@ -21,11 +21,39 @@ class Outcome(StrEnum):
     RESOLVED = "resolved"  # the hidden tests pass
     UNRESOLVED = "unresolved"  # the agent changed something, the hidden tests fail
     EMPTY = "empty"  # the agent left the workspace unchanged
-    ERROR = "error"  # the agent or the grading could not run to an answer
+    ERROR = "error"  # the agent's own crash or misbehaviour (its workspace could not be graded)
+    TAMPERED = "tampered"  # an attempt on the grader, with its evidence
 
 
 # Where the problem statement puts the visible check: a fenced block under this heading.
 CHECK_HEADING = "## Checking your work"
+
+
+@dataclass(frozen=True)
+class TestPlan:
+    """How the trusted grading harness runs a task's hidden tests, and what it must see.
+
+    kinds:
+    - `call`: the hidden check runs in a process that never runs the agent's code; each call
+      of the entry point goes to a child process and comes back as plain data (humaneval).
+    - `unittest`: Python test modules (the hidden test files, by relative path) run in a
+      guarded child process; per-test results come back signed over a private pipe.
+    - `command`: `grade_command` runs in a child process; its per-test report (stdout, or
+      the file `report_path`) is parsed on the host by `benchmarks.reports` parser
+      `report_format`.
+
+    Every test id in `expected` must be reported passed for `resolved`. The directories in
+    `test_dirs` must hold exactly the hidden tests: anything else the agent put there is
+    dropped and is evidence of tampering.
+    """
+
+    __test__ = False  # not a pytest class
+
+    kind: str
+    expected: tuple[str, ...] = ()
+    report_format: str = ""
+    report_path: str = ""
+    test_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +80,10 @@ class Task:
     time_limit: float = 60.0
     """Seconds the hidden tests may take in the grading sandbox."""
     meta: dict[str, str] = field(default_factory=dict)
+    plan: TestPlan | None = None
+    """How the grading harness runs the hidden tests (see TestPlan)."""
+    image: str | None = None
+    """The sandbox image the task is solved and graded in (None: the default image)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +94,11 @@ class GradeResult:
     output: str
     """The hidden tests' output (bounded), or the reason for an error."""
     seconds: float
+    tests: dict[str, str] = field(default_factory=dict)
+    """Per-test results the trusted harness reported: test id -> pass / fail / error /
+    skip / missing. Empty when the tests did not run (empty workspace, agent error)."""
+    evidence: tuple[str, ...] = ()
+    """With TAMPERED: what the grader saw (one line each)."""
 
 
 @runtime_checkable

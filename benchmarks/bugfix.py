@@ -7,7 +7,9 @@ A task is a directory under `benchmarks/bugfix/tasks/<name>/`:
   hidden tests may take) and `subsets` (which of `small` / `medium` it belongs to);
 - `issue.md`: the issue as a user filed it;
 - `repo/`: the buggy repository the agent starts from, with visible tests under `tests/`;
-- `hidden/`: the hidden tests (under `tests_hidden/`), copied in only when grading;
+- `hidden/`: the hidden tests (under `tests_hidden/`): unittest modules the grading harness
+  runs (it reads them from its stdin, never from the graded workspace); `tests_hidden/` must
+  hold exactly these, so a file the agent puts there is evidence of tampering;
 - `reference/`: the fixed versions of the files the fix changes, same paths as in `repo/`.
 """
 
@@ -16,12 +18,13 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from benchmarks.base import CHECK_HEADING, BenchmarkError, GradeResult, Task
+from benchmarks.base import CHECK_HEADING, BenchmarkError, GradeResult, Task, TestPlan
+from benchmarks.testids import unittest_ids
 
 TASKS_DIR = Path(__file__).parent / "bugfix" / "tasks"
 TEMPLATE = Path(__file__).parent / "templates" / "bugfix_problem.md"
 VISIBLE_CHECK = "python3 -m unittest discover -s tests -t ."
-GRADE_COMMAND = ("python3", "-m", "unittest", "discover", "-s", "tests_hidden", "-t", ".")
+HIDDEN_DIR = "tests_hidden"
 SUBSET_NAMES = ("small", "medium", "full")
 # Files that are build debris, never part of a task.
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".git"}
@@ -84,12 +87,14 @@ class BugfixBenchmark:
             return tasks[f"bugfix/{task_id}"]
         raise BenchmarkError(f"unknown bugfix task {task_id!r}")
 
-    def grade(self, task: Task, result_dir: Path) -> GradeResult:
+    def grade(
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None, sandbox=None
+    ) -> GradeResult:
         """Run the hidden tests against the agent's files in a clean sandbox."""
         # Imported here: grading needs `sandbox` (Docker), loading tasks does not.
         from benchmarks.grading import grade_in_sandbox
 
-        return grade_in_sandbox(task, Path(result_dir))
+        return grade_in_sandbox(task, Path(result_dir), labels=labels, sandbox=sandbox)
 
 
 def load_task(task_dir: Path) -> tuple[Task, list[str]]:
@@ -116,7 +121,14 @@ def load_task(task_dir: Path) -> tuple[Task, list[str]]:
         raise BenchmarkError(f"bugfix task {name}: repo, hidden and reference must hold files")
     issue = (task_dir / "issue.md").read_text(encoding="utf-8").strip()
     check = spec.get("visible_check", VISIBLE_CHECK)
-    grade = spec.get("grade_command", list(GRADE_COMMAND))
+    modules = {
+        rel: text
+        for rel, text in hidden.items()
+        if rel.startswith(f"{HIDDEN_DIR}/") and rel.rsplit("/", 1)[-1].startswith("test")
+    }
+    expected = unittest_ids(modules)
+    if not expected:
+        raise BenchmarkError(f"bugfix task {name}: no unittest tests under hidden/{HIDDEN_DIR}")
     kinds = list(spec.get("kinds", []))
     task = Task(
         id=task_id,
@@ -124,7 +136,7 @@ def load_task(task_dir: Path) -> tuple[Task, list[str]]:
         problem=render_problem(issue, check),
         files=files,
         hidden_tests=hidden,
-        grade_command=tuple(grade),
+        grade_command=(),
         visible_check=check,
         reference=reference,
         time_limit=float(spec.get("time_limit", 60.0)),
@@ -134,6 +146,7 @@ def load_task(task_dir: Path) -> tuple[Task, list[str]]:
             "kinds": ",".join(kinds),
             "changed": ",".join(sorted(reference)),
         },
+        plan=TestPlan(kind="unittest", expected=expected, test_dirs=(HIDDEN_DIR,)),
     )
     return task, subsets
 

@@ -3,7 +3,9 @@
 Workspace: `solution.py` holding the problem's prompt (signature and docstring). Visible
 check: the prompt's own `>>>` examples run by `doctest` where it has examples that the
 canonical solution passes, else an import check (it gives nothing away). Hidden tests: the
-problem's `check` function plus a small runner. Reference: prompt + canonical solution.
+problem's `check` function, run by the trusted grading harness in a process that never runs
+the agent's code (each call of the entry point goes to a child process and comes back as
+plain data: see `benchmarks/harness/`). Reference: prompt + canonical solution.
 
 Subsets (fixed; ids are `HumanEval/<n>`):
 - `small`: 10 problems, all with runnable doctest examples, so the visible check means
@@ -18,12 +20,12 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from benchmarks.base import BenchmarkError, GradeResult, Task
+from benchmarks.base import BenchmarkError, GradeResult, Task, TestPlan
 from benchmarks.grading import grade_in_sandbox
 
 SOLUTION = "solution.py"
 TEST_FILE = "hidden_check.py"
-RUNNER_FILE = "run_hidden_check.py"
+PLAN = TestPlan(kind="call", expected=("check",))
 
 SMALL_IDS = (0, 5, 11, 17, 26, 31, 40, 49, 57, 63)
 MEDIUM_IDS = (
@@ -100,18 +102,22 @@ class HumanEvalBenchmark:
             check=check,
             check_note=DOCTEST_NOTE if has_examples else IMPORT_NOTE,
         )
-        runner = _template("humaneval_runner.py.txt").format(entry_point=entry, test_file=TEST_FILE)
         return Task(
             id=task_id,
             benchmark=self.name,
             problem=statement,
             files={SOLUTION: prompt},
-            hidden_tests={TEST_FILE: problem["test"], RUNNER_FILE: runner},
-            grade_command=("python3", RUNNER_FILE),
+            hidden_tests={TEST_FILE: problem["test"]},
+            grade_command=(),
             visible_check=check,
             reference={SOLUTION: prompt + problem["canonical_solution"]},
             time_limit=self.time_limit,
-            meta={"entry_point": entry, "check_kind": "doctest" if has_examples else "import"},
+            meta={
+                "entry_point": entry,
+                "solution": SOLUTION,
+                "check_kind": "doctest" if has_examples else "import",
+            },
+            plan=PLAN,
         )
 
     def grade(

@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "eval_cmd",
     "run_cmd",
     "views_cmd",
+    "swebench_cmd",
 ]
 
 for _name in COMMAND_MODULES:
@@ -48,6 +49,12 @@ def main() -> None:
     # SIGTERM (a scheduler, `kill`) stops as cleanly as Ctrl-C: work committed, containers
     # removed, a resume hint printed.
     signal.signal(signal.SIGTERM, _interrupt)
+    # Temporary folders and sockets in a scratch root this process owns: after a kill, the
+    # next dgm process removes them (sandbox/cleanup.py).
+    from sandbox import cleanup
+
+    cleanup.use_for_tempfiles()
+    cleanup.sweep_roots()
     try:
         rv = app(standalone_mode=False)
         if isinstance(rv, int) and rv:

@@ -29,6 +29,49 @@ class BudgetConfig(_Strict):
     """FM spend in dollars, from litellm's prices (`sim` has a small documented fake price)."""
     wall_seconds: float | None = Field(None, gt=0)
     """Wall-clock seconds, summed over resumes."""
+    calls: int | None = Field(None, ge=1)
+    """FM calls answered by the model (cache hits and failed attempts are free)."""
+    tokens: int | None = Field(None, ge=1)
+    """FM tokens, prompt and completion (counted by litellm where a reply has no usage): the
+    budget to use with a model litellm has no price for."""
+    session_calls: int | None = Field(150, ge=1)
+    """FM calls one session (one agent on one task, one self-modification) may make; past it
+    the agent gets a 402 and the job is its own failure."""
+    session_tokens: int | None = Field(3_000_000, ge=1)
+    """FM tokens one session may spend."""
+    session_dollars: float | None = Field(2.0, gt=0)
+    """FM dollars one session may spend (priced models)."""
+    smoke_calls: int = Field(10, ge=1)
+    """FM calls a child's smoke run may make: a child that calls the model in a loop ends
+    there instead of spending until the validation timeout."""
+
+
+class ProviderConfig(_Strict):
+    """The model provider: per-call limits, one retry policy, and what a run does when the
+    provider keeps failing (its work is held, the run pauses, then stops resumably)."""
+
+    call_timeout: float = Field(120, gt=0)
+    """Seconds one provider request may take. Validation's smoke run gets at least this
+    plus `validate_timeout`, so a slow model does not invalidate a correct child."""
+    retries: int = Field(4, ge=0, le=20)
+    """Retries of a transient provider failure (5xx, 429, timeout, no connection), in the
+    gateway only; agents' clients do not retry on top."""
+    retry_backoff: float = Field(1.0, ge=0)
+    """First wait between retries in seconds, doubled each time; `Retry-After` wins."""
+    max_retry_wait: float = Field(60, ge=0)
+    """The longest single wait between retries, whatever `Retry-After` asks."""
+    pause_first: float = Field(30, ge=0)
+    """When a job is held because the provider failed, the run pauses this long before
+    trying again, doubling up to `pause_max`."""
+    pause_max: float = Field(600, ge=0)
+    """The longest pause."""
+    give_up_after: float = Field(3600, gt=0)
+    """Seconds of provider failure (no call answered) after which the run stops cleanly;
+    `dgm run --resume` continues it."""
+    session_connections: int = Field(8, ge=1, le=256)
+    """Open connections one session's socket accepts; more get a 429."""
+    max_request_mb: float = Field(4.0, gt=0, le=256)
+    """The largest request body an agent may send, in MB (413 beyond)."""
 
 
 class EntryWeights(_Strict):
@@ -54,7 +97,11 @@ class RunConfig(_Strict):
     benchmark: str = "humaneval"
     """Benchmark suite: humaneval, bugfix or polyglot."""
     benchmark_path: Path | None = None
-    """A local checkout for suites that need one (polyglot)."""
+    """A local checkout for suites that need one (polyglot); in a config file, a relative
+    path is read relative to the file."""
+    languages: list[str] | None = None
+    """The languages of a multi-language suite to use (polyglot: cpp, go, java, javascript,
+    python, rust); default: every language the checkout holds."""
     subset: str = "small"
     """Named task subset the run evaluates on."""
     policy: str = "hgm"
@@ -69,6 +116,14 @@ class RunConfig(_Strict):
     """What to do with a model litellm has no price for."""
     workers: int = Field(2, ge=1, le=64)
     """Concurrent sandbox workers."""
+    executor: Literal["local", "ray"] = "local"
+    """Where the jobs run: `local` threads on this machine, or `ray` tasks on the nodes of a
+    Ray cluster that advertise the `dgm_sandbox` resource (needs `pip install 'dgm[ray]'`;
+    README, "Running on several machines"). The archive, the ledger, the logs and the FM
+    keys stay on this machine either way."""
+    ray_address: str | None = None
+    """With `executor = "ray"`: "auto" or HOST:PORT of a running cluster; unset starts a Ray
+    instance on this machine with `workers` sandbox slots."""
     seed: int = 0
     """Seeds the policy, the entries and the `sim` model: same seed, same run."""
     meta: Literal["fixed", "agent"] = "fixed"
@@ -76,6 +131,8 @@ class RunConfig(_Strict):
     agent: the parent's own `improve` command runs (hyperagent mode)."""
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     """Run limits."""
+    provider: ProviderConfig = Field(default_factory=ProviderConfig)
+    """Provider timeouts, retries, pauses and the socket's limits."""
     on_stop: Literal["finish", "abandon"] = "finish"
     """At a budget limit: finish the work in flight, or abandon it."""
     entries: EntryWeights = Field(default_factory=EntryWeights)
@@ -85,14 +142,24 @@ class RunConfig(_Strict):
     sim_broken_weight: float = Field(0.15, ge=0)
     """`sim` only: the weight of each broken catalogue change in a diagnosis (good ones weigh
     0.6, harmful 0.25); raise it to exercise validation and invalid children."""
+    sim_hack_weight: float = Field(0.0, ge=0)
+    """`sim` only: the weight of each reward-hacking catalogue change (a child that fakes
+    success when its check fails); raise it to see tamper evidence and the quarantine."""
     solve_timeout: float = Field(240, gt=0)
     """Seconds an agent may take on one task."""
     self_modify_timeout: float = Field(300, gt=0)
     """Seconds an agent may take to modify itself."""
     validate_timeout: float = Field(30, gt=0)
-    """Seconds for each validation step of a child (its tests, the smoke run)."""
+    """Seconds for each validation step of a child (compiling, its tests); the smoke run,
+    which waits for the model, gets this plus `provider.call_timeout`."""
     cache_mode: Literal["off", "record", "replay", "record_replay"] = "record"
     """FM response cache: `record` keeps every response so `dgm replay --cached` works."""
+    quarantine: Literal["off", "auto", "manual"] = "auto"
+    """What a `tampered` evaluation (an attempt on the grader) does to its node: `auto` takes
+    it out of the parents (and the evaluations and the final choice) at once; `manual` holds
+    it the same way until a person runs `dgm approve RUN NODE` (a parent again) or `dgm reject
+    RUN NODE` (out for good), while the run goes on with other nodes; `off` counts it as a
+    failure only. Every decision is an event in the archive."""
     final_eval: bool = True
     """At the end, evaluate the final agent and the seed on the whole subset (recorded,
     outside the evaluation budget) so the two scores share one denominator."""
@@ -108,6 +175,10 @@ class RunConfig(_Strict):
                 raise ConfigError(f"config file not found: {path}") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+            # A path in a config file means the same wherever the command runs from.
+            where = data.get("benchmark_path")
+            if isinstance(where, str) and where and not Path(where).expanduser().is_absolute():
+                data["benchmark_path"] = str((Path(path).parent / where).resolve())
         for key, value in overrides.items():
             if value is None:
                 continue
@@ -128,6 +199,49 @@ class RunConfig(_Strict):
             if first["type"] == "extra_forbidden":
                 raise ConfigError(f"unknown config key '{where}'") from None
             raise ConfigError(f"config key '{where}': {first['msg']}") from None
+
+    def benchmark_options(self) -> dict[str, Any]:
+        """Keyword arguments of `benchmarks.get_benchmark` beyond the name."""
+        options: dict[str, Any] = {}
+        if self.benchmark_path is not None:
+            options["path"] = self.benchmark_path
+        if self.languages:
+            options["languages"] = list(self.languages)
+        return options
+
+    def smoke_timeout(self) -> float:
+        """The smoke run's time limit: the agent's own start-up time plus one full call to a
+        slow provider (a correct child must not be invalidated by the provider's speed). The
+        offline `sim` answers at once: a hanging child must not cost it a provider's wait."""
+        if self.model == "sim" or self.model.startswith("sim/"):
+            return self.validate_timeout
+        return self.validate_timeout + self.provider.call_timeout
+
+    def gateway_options(self) -> dict[str, Any]:
+        """Keyword arguments of `dgm.fm.Gateway` from this config (model, budgets, provider)."""
+        from dgm.fm import Budget  # late: the FM stack (litellm) is heavy to import
+
+        b, p = self.budget, self.provider
+        return {
+            "model": self.model,
+            "api_base": self.api_base,
+            "budget": Budget(
+                dollars=b.dollars, calls=b.calls, tokens=b.tokens,
+                session_dollars=b.session_dollars, session_calls=b.session_calls,
+                session_tokens=b.session_tokens,
+            ),
+            "seed": self.seed,
+            "cost_unknown": self.cost_unknown,
+            "sim_fault_rate": self.sim_fault_rate,
+            "sim_broken_weight": self.sim_broken_weight,
+            "sim_hack_weight": self.sim_hack_weight,
+            "timeout": p.call_timeout,
+            "retries": p.retries,
+            "backoff": p.retry_backoff,
+            "max_retry_wait": p.max_retry_wait,
+            "session_connections": p.session_connections,
+            "max_request_bytes": int(p.max_request_mb * 1024 * 1024),
+        }  # fmt: skip
 
     def to_toml(self) -> str:
         """The frozen form written into the run directory."""

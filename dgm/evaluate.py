@@ -9,19 +9,18 @@ no image, the gateway closed), so the caller can tell them from the agent's faul
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import json
 import re
 import shutil
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from benchmarks import BenchmarkError, GradeResult, Outcome, Task, get_benchmark
-from benchmarks.grading import GRADER_FAILED, grade_in_sandbox, workspace_files
+from benchmarks import GradeResult, Outcome, Task
+from benchmarks.grading import GRADER_FAILED, grade_in_sandbox
+from dgm.diffs import workspace_diff
 from dgm.errors import DgmError
 from dgm.fm import SessionTags
 from sandbox import LimitExceeded, RunResult, Sandbox, SandboxConfig, SandboxError
@@ -32,7 +31,6 @@ AGENT_COMMAND = [
 ]  # fmt: skip
 TRANSCRIPT_LIMIT = 2_000_000  # bytes of transcript kept in the logs
 TAIL = 20_000  # characters of the agent's stdout/stderr kept in the logs
-DIFF_LIMIT = 200_000
 OUTPUT_KILLED = "[killed: output limit exceeded]"  # what sandbox appends when it kills a flood
 FOOTER = re.compile(r"steps:\s*(\d+),\s*stopped:\s*([\w-]+)")
 
@@ -57,6 +55,8 @@ class TaskResult:
     stop_reason: str | None = None
     grade_seconds: float | None = None
     """Time of the clean-room grading alone (None when it was not graded)."""
+    tests: dict[str, str] = field(default_factory=dict)
+    """Per-test results of the grading: test id -> pass / fail / error / skip / missing."""
 
 
 def log_name(task_id: str, attempt: int) -> str:
@@ -92,7 +92,7 @@ def run_task(
         with gateway.session(tags, sim_context=sim_context) as fm:
             try:
                 with Sandbox(
-                    sandbox_config,
+                    _for_task(sandbox_config, task),
                     labels=labels,
                     ro_mounts={str(agent_dir): "/agent", str(task_dir): "/task"},
                     socket_dir=fm.socket_dir,
@@ -102,9 +102,10 @@ def run_task(
                     res = sb.run(AGENT_COMMAND, timeout=timeout, cwd="/work")
                     problems = _collect(sb, task, result_dir, out_dir)
             finally:
+                fm.close()  # waits for calls still at the provider: they count here too
                 tokens, cost = fm.tokens, fm.cost
             fm.raise_if_refused()
-        grade_seconds = None
+        grade_seconds, tests = None, {}
         transcript = _keep_transcript(out_dir / "log.md", logs / "transcript.md")
         steps, stop_reason = _footer(transcript)
         reason = _agent_failure(res, timeout) or problems.pop("copy", None)
@@ -115,14 +116,16 @@ def run_task(
         else:
             graded = grader.grade(result_dir)
             outcome, grading = graded.outcome, graded.output
-            grade_seconds = round(graded.seconds, 3)
+            grade_seconds, tests = round(graded.seconds, 3), dict(graded.tests)
             reason = problems.pop("deleted", None) or problems.pop("links", None)
             if outcome is Outcome.EMPTY:
                 reason = reason or "the agent left the workspace unchanged"
             elif outcome is Outcome.UNRESOLVED:
                 reason = reason or "the hidden tests failed"
+            elif outcome is Outcome.TAMPERED:
+                reason = "tampered: " + "; ".join(graded.evidence)[:1000]
         _write_text(logs / "grading.txt", grading)
-        _write_text(logs / "changes.diff", _diff(task, result_dir))
+        _write_text(logs / "changes.diff", workspace_diff(task, result_dir))
     result = TaskResult(
         outcome=outcome,
         tokens=int(tokens),
@@ -133,6 +136,7 @@ def run_task(
         steps=steps,
         stop_reason=stop_reason,
         grade_seconds=grade_seconds,
+        tests=tests,
     )
     record = {**asdict(result), "outcome": str(outcome), "task": task.id, "node": node}
     _write_text(logs / "result.json", json.dumps(record, indent=2))
@@ -140,29 +144,25 @@ def run_task(
 
 
 class Grader:
-    """The task's own suite's grader (`run_task` gets a Task, not its suite). While the agent
-    works, a clean grading sandbox starts in the background when the suite's grader accepts
-    one (it saves a container start per evaluation); the run's labels go on it so that a
-    clean-up by run finds it. Use as a context manager: the spare sandbox is removed."""
+    """The shared clean-room grader for `task` (every suite grades through
+    `benchmarks.grading.grade_in_sandbox`; the task carries its image and test plan). While
+    the agent works, a clean grading sandbox of the task's image starts in the background (it
+    saves a container start per evaluation); the run's labels go on it so that a clean-up by
+    run finds it. Use as a context manager: the spare sandbox is removed."""
 
     def __init__(self, task: Task, labels: dict[str, str]):
         self.task, self.labels = task, {**labels, "dgm.task": task.id}
-        try:
-            self.grade_fn = get_benchmark(task.benchmark).grade
-        except BenchmarkError:  # a suite that needs options (a path) grades the shared way
-            self.grade_fn = grade_in_sandbox
-        self.accepts = set(inspect.signature(self.grade_fn).parameters)
+        self.config = SandboxConfig(background_removal=True, image=task.image)
         self.spare: Sandbox | None = None
         self._starter: threading.Thread | None = None
 
     def __enter__(self) -> Grader:
-        if "sandbox" in self.accepts:
-            self._starter = threading.Thread(target=self._start_spare, daemon=True)
-            self._starter.start()
+        self._starter = threading.Thread(target=self._start_spare, daemon=True)
+        self._starter.start()
         return self
 
     def _start_spare(self) -> None:
-        spare = Sandbox(SandboxConfig(background_removal=True), labels=self.labels)
+        spare = Sandbox(self.config, labels=self.labels)
         try:
             spare.start()
         except SandboxError:
@@ -174,17 +174,19 @@ class Grader:
         if self._starter is not None:
             self._starter.join()
             self._starter = None
-        return self.spare
+        spare, self.spare = self.spare, None
+        return spare
 
     def grade(self, result_dir: Path) -> GradeResult:
         """Grade; an error of the grader itself (not the agent) raises EvaluationError."""
-        kwargs: dict = {}
-        if "labels" in self.accepts:
-            kwargs["labels"] = self.labels
         spare = self._take_spare()
-        if spare is not None:
-            kwargs["sandbox"] = spare
-        graded = self.grade_fn(self.task, result_dir, **kwargs)
+        try:
+            graded = grade_in_sandbox(
+                self.task, result_dir, config=self.config, labels=self.labels, sandbox=spare
+            )
+        finally:
+            if spare is not None:
+                spare.remove()
         if graded.outcome is Outcome.ERROR and graded.output.startswith(GRADER_FAILED):
             raise EvaluationError(graded.output.splitlines()[0])
         return graded
@@ -193,7 +195,11 @@ class Grader:
         spare = self._take_spare()
         if spare is not None:
             spare.remove()
-            self.spare = None
+
+
+def _for_task(config: SandboxConfig, task: Task) -> SandboxConfig:
+    """The solve sandbox's settings with the task's own image, when it has one."""
+    return config.model_copy(update={"image": task.image}) if task.image else config
 
 
 def _prepare(scratch: Path, task: Task) -> tuple[Path, Path, Path, Path]:
@@ -211,19 +217,30 @@ def _prepare(scratch: Path, task: Task) -> tuple[Path, Path, Path, Path]:
 
 
 def _collect(sb: Sandbox, task: Task, result_dir: Path, out_dir: Path) -> dict[str, str]:
-    """Copy the workspace and the log out; what went wrong, by kind (agent faults only)."""
+    """Copy the workspace and the log out; what went wrong, by kind (agent faults only).
+    Nothing the agent left running may change the files while they are read, so every
+    process in the sandbox is killed first. What the workspace holds never raises: an
+    entry that cannot be copied (unreadable, too deep, too large) is the agent's doing and
+    becomes the `copy` problem. When nothing was copied, `result_dir` does not exist."""
     problems: dict[str, str] = {}
     result_dir.mkdir()
     out_dir.mkdir()
+    sb.kill_all()  # survivors stuck in the kernel cannot stop the copy: the packer copes
     try:  # the workspace and the log in one transfer
-        refused = sb.copy_out_many({"/work": result_dir, "/out": out_dir})
+        report = sb.copy_out_many({"/work": result_dir, "/out": out_dir})
     except LimitExceeded as exc:
         problems["copy"] = f"the workspace could not be copied out: {exc}"
-        refused = []
-    if refused:
-        problems["links"] = f"links or special files dropped from the workspace: {refused[:5]}"
+        shutil.rmtree(result_dir, ignore_errors=True)
+        return problems
+    # Only the workspace is graded: a log the agent made unreadable just goes missing.
+    work = report.under("work")
+    if work.incomplete:
+        problems["copy"] = f"the workspace could not be copied out whole: {work.describe()}"
+    if work.refused:
+        dropped = work.describe(lost=False)
+        problems["links"] = f"links or special files dropped from the workspace: {dropped}"
     deleted = [rel for rel in task.files if not (result_dir / rel).is_file()]
-    if deleted and "copy" not in problems:
+    if deleted:
         problems["deleted"] = f"the agent deleted given files: {deleted[:5]}"
     return problems
 
@@ -244,10 +261,14 @@ def _agent_failure(res: RunResult, timeout: float) -> str | None:
 
 
 def _keep_transcript(src: Path, dest: Path) -> str:
-    if not src.is_file() or src.is_symlink():
+    try:
+        if src.is_symlink() or not src.is_file():
+            raise FileNotFoundError(src)
+        with src.open("rb") as f:  # never more than the limit in memory
+            data = f.read(TRANSCRIPT_LIMIT).decode("utf-8", "replace")
+    except OSError:
         _write_text(dest, "(the agent wrote no transcript)\n")
         return ""
-    data = src.read_bytes()[:TRANSCRIPT_LIMIT].decode("utf-8", "replace")
     _write_text(dest, data)
     return data
 
@@ -259,24 +280,6 @@ def _footer(transcript: str) -> tuple[int | None, str | None]:
         return None, None
     steps, reason = matches[-1]
     return int(steps), reason
-
-
-def _diff(task: Task, result_dir: Path) -> str:
-    """A unified diff from the given files to what the agent left (text files, bounded)."""
-    after = workspace_files(result_dir) if result_dir.is_dir() else {}
-    chunks: list[str] = []
-    for rel in sorted(set(task.files) | set(after)):
-        old = task.files.get(rel, "").splitlines(keepends=True)
-        try:
-            new = after[rel].read_text().splitlines(keepends=True) if rel in after else []
-        except (UnicodeDecodeError, OSError):
-            chunks.append(f"Binary or unreadable file {rel}\n")
-            continue
-        chunks.extend(difflib.unified_diff(old, new, f"a/{rel}", f"b/{rel}"))
-        if sum(map(len, chunks)) > DIFF_LIMIT:
-            chunks.append("[... diff cut ...]\n")
-            break
-    return "".join(chunks)
 
 
 def _write_text(path: Path, text: str) -> None:

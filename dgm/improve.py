@@ -144,6 +144,14 @@ class DiagnosisError(Exception):
     """The FM's diagnosis was not the JSON object asked for."""
 
 
+class MissingField(DiagnosisError):
+    """The diagnosis is a JSON object but lacks a field (worth one repair round-trip)."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"the diagnosis {problem}")
+        self.field = field
+
+
 @dataclass
 class Diagnosis:
     weakness: str
@@ -158,19 +166,34 @@ class Diagnosis:
         return change.get("id") if isinstance(change, dict) else None
 
 
+def first_json_object(text: str) -> dict[str, Any] | None:
+    """The first complete JSON object in an FM answer, fenced or bare; prose around it (even
+    prose with braces) is ignored. A fenced ```json block is preferred when there is one."""
+    text = text or ""
+    decoder = json.JSONDecoder()
+    fences = [m.start(1) for m in re.finditer(r"```(?:json|JSON)?[ \t]*\n(\s*\{)", text)]
+    starts = fences + [m.start() for m in re.finditer(r"\{", text)]
+    for start in starts:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
 def parse_diagnosis(text: str) -> Diagnosis:
-    """Read the JSON object out of an FM answer (tolerating a fenced block around it)."""
-    match = re.search(r"\{.*\}", text or "", re.DOTALL)
-    if not match:
+    """Read the diagnosis out of an FM answer: the first JSON object in it."""
+    data = first_json_object(text)
+    if data is None:
         raise DiagnosisError("the diagnosis holds no JSON object")
-    try:
-        data = json.loads(match.group(0))
-    except json.JSONDecodeError as exc:
-        raise DiagnosisError(f"the diagnosis is not valid JSON: {exc.msg}") from None
     change = data.get("proposed_change")
     statement = data.get("problem_statement")
-    if not isinstance(change, dict) or not isinstance(statement, str) or not statement.strip():
-        raise DiagnosisError("the diagnosis lacks proposed_change or problem_statement")
+    if not isinstance(change, dict):
+        raise MissingField("proposed_change", "lacks proposed_change (an object)")
+    if not isinstance(statement, str) or not statement.strip():
+        raise MissingField("problem_statement", "lacks problem_statement (a non-empty string)")
     return Diagnosis(
         weakness=str(data.get("weakness", "")),
         title=str(change.get("title", "")),
@@ -178,6 +201,19 @@ def parse_diagnosis(text: str) -> Diagnosis:
         problem_statement=statement,
         raw=data,
     )
+
+
+def repair_message(error: MissingField) -> dict[str, str]:
+    """The one follow-up a diagnosis missing a field gets: which field, and the shape."""
+    return {
+        "role": "user",
+        "content": (
+            f"Your answer {str(error).removeprefix('the diagnosis ')}: the field "
+            f"`{error.field}` is missing or empty. Answer again with the complete JSON object "
+            "only: weakness, evidence, proposed_change {title, description} and "
+            "problem_statement."
+        ),
+    }
 
 
 def diagnose_messages(entry: Entry, agent_dir: Path, evidence: str) -> list[dict[str, str]]:

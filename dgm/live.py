@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from dgm.policies import INVALID
+from dgm.policies import INVALID, QUARANTINED
 
 
 class LiveView:
@@ -51,7 +51,9 @@ class LiveView:
             self.note(f"expansion {result.index} of node {job.node} ({result.entry}): {verdict}")
         else:
             r = result.result
-            colour = {"resolved": "green", "error": "red"}.get(str(r.outcome), "yellow")
+            colour = {"resolved": "green", "error": "red", "tampered": "bold red"}.get(
+                str(r.outcome), "yellow"
+            )
             self.note(f"node {job.node} on {job.task}: [{colour}]{r.outcome}[/{colour}]")
 
     def render(self) -> Panel:
@@ -62,8 +64,18 @@ class LiveView:
         stats.add_column()
         n = t.n_nodes
         invalid = int((t.status[:n] == INVALID).sum())
-        stats.add_row("nodes", f"{n} ({invalid} invalid)")
+        held = int((t.status[:n] == QUARANTINED).sum())
+        stats.add_row(
+            "nodes", f"{n} ({invalid} invalid" + (f", {held} quarantined)" if held else ")")
+        )
         stats.add_row("evaluations", f"{t.n_evals}" + (f" / {b.evals}" if b.evals else ""))
+        tampered, evals = self.archive.tamper_totals()
+        if tampered:
+            stats.add_row("tampered", f"[red]{tampered}[/red] (tamper rate {tampered / evals:.2f})")
+        waiting = self.archive.waiting()
+        if waiting:
+            stats.add_row("waiting", "nodes " + ", ".join(map(str, waiting)) +
+                          " (`dgm approve` / `dgm reject`)")  # fmt: skip
         best, s, trials = _best(t)
         if best is not None:
             stats.add_row("best (own score)", f"node {best}: {s}/{trials}")
@@ -88,6 +100,6 @@ def _best(tree) -> tuple[int | None, int, int]:
     if not trials.any():
         return None, 0, 0
     mean = (tree.own_s[:n] + 1) / (trials + 2)
-    mean[trials == 0] = -1
+    mean[(trials == 0) | (tree.status[:n] == QUARANTINED)] = -1  # never a held node
     i = int(mean.argmax())
     return i, int(tree.own_s[i]), int(trials[i])

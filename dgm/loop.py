@@ -4,29 +4,41 @@ The policy answers "what next" from an in-memory `TreeState` that mirrors the ar
 result is committed to the archive (and the loop state saved) on this thread before the next
 decision, so a killed run resumes from exactly what was committed: work that was in flight is
 re-queued, the policy's RNG state restored.
+
+A job the provider failed (after the gateway's retries) is held, not recorded: the run
+pauses with exponential back-off, then runs it again; after `provider.give_up_after`
+seconds of failure the run stops, resumable. A provider that refuses the run's key or model
+stops the run at once.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from dgm.config import RunConfig
 from dgm.errors import DgmError
-from dgm.fm import BudgetExceeded
+from dgm.executors import ExecutorError, make_executor
+from dgm.fm import BudgetExceeded, ProviderDown
+from dgm.jobs import JobMaker
+from dgm.outage import ProviderStop, ProviderWatch
 from dgm.policies import ActionResult, Evaluate, Expand, Stop, TreeState, Wait
 from dgm.workbench import Evaluation, Expansion, Workbench
 
 STATE_KEY = "loop"
 MAX_FAILURES = 3
+MAX_LOST = 3  # a job lost this often (its node or worker died each time) fails
 
 
 class LoopError(DgmError):
     """The run cannot go on (jobs keep failing for reasons outside the agents)."""
 
     exit_code = 1
+
+
+__all__ = ["LoopError", "ProviderStop", "Scheduler"]
 
 
 @dataclass
@@ -70,6 +82,9 @@ class Scheduler:
         self.started = time.monotonic()
         self.stop_reason: str | None = None
         self.failures = 0
+        self.watch = ProviderWatch(config.provider, archive, view)
+        self.jobs = JobMaker(bench)  # jobs as data: the same on a thread or another machine
+        self.losses: dict[tuple, int] = {}
         if "policy" in state:
             policy.load_state_dict(state["policy"])
         # An expansion committed just before a kill must not run again on resume.
@@ -154,18 +169,20 @@ class Scheduler:
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> str:
-        with ThreadPoolExecutor(self.config.workers, thread_name_prefix="dgm-worker") as pool:
+        c, view = self.config, self.view
+        options = {"on_note": view.note} if view and c.executor == "ray" else {}
+        with make_executor(c.executor, c.workers, self.gateway, c.ray_address, **options) as pool:
             self.pool = pool
             try:
                 self._loop()
             except BaseException:  # Ctrl-C or a bug: keep what is committed, stop the rest
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(cancel=True)
                 self.save()
                 if self.on_abort:
                     self.on_abort()  # removes the run's containers so workers end at once
                 raise
             if self.config.on_stop == "abandon":
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(cancel=True)
                 if self.on_abort:
                     self.on_abort()
             else:
@@ -177,6 +194,8 @@ class Scheduler:
     def _loop(self) -> None:
         while True:
             self._collect(block=False)
+            if self._paused():
+                continue
             self._submit_pending()
             self.update_budget()
             reason = self.budget_reason()
@@ -191,6 +210,9 @@ class Scheduler:
                 self.stop_reason = f"policy stopped: {action.reason}"
                 return
             if isinstance(action, Wait):
+                if not self.futures and self.tree.n_waiting:
+                    time.sleep(1.0)  # manual quarantine: a person's `dgm approve` may reopen work
+                    continue
                 if not self.futures:
                     self.stop_reason = "the policy waits with nothing in flight"
                     return
@@ -233,12 +255,14 @@ class Scheduler:
             self.tree.clear_in_flight(evaluate=job.node, task=job.task)
 
     def _submit_pending(self) -> None:
+        if self.watch.pause_left() > 0:
+            return  # paused: nothing starts until the back-off is over
         while self.pending_jobs and len(self.futures) < self.config.workers:
             job = self.pending_jobs.pop(0)
             if job.kind == "expand":
-                fut = self.pool.submit(self.bench.expand, job.node, job.index)
+                fut = self.pool.submit(self.jobs.expansion(job.node, job.index))
             else:
-                fut = self.pool.submit(self.bench.evaluate, job.node, job.task, job.index)
+                fut = self.pool.submit(self.jobs.evaluation(job.node, job.task, job.index))
             self.futures[fut] = job
             if self.view:
                 self.view.started(job)
@@ -252,25 +276,70 @@ class Scheduler:
         for fut in done:
             job = self.futures.pop(fut)
             try:
-                result = fut.result()
+                done = fut.result()
+                if done.lost:  # its node or worker died: nothing is known of the agent
+                    self._lost(job, done)
+                    continue
+                result = self.jobs.finish(done)
+                self.archive.log_event("job_ran", {**job.to_dict(), "where": done.node})
             except BudgetExceeded as exc:
                 self._hold(job, exc)
+                continue
+            except ProviderDown as exc:
+                self._provider_failed(job, exc)
                 continue
             except Exception as exc:  # noqa: BLE001 - one broken job must not lose the run
                 self._fail(job, exc)
                 continue
             self.failures = 0
+            self.watch.answered()
             self._commit(job, result)
         self._submit_pending()
 
-    def _hold(self, job: Job, exc: BudgetExceeded) -> None:
-        """A job the run's FM budget cut short: neither a result nor a failure. It stays in
-        its group, unfinished, as in-flight work does (a resume runs it again)."""
+    def _hold(self, job: Job, exc: Exception) -> None:
+        """A job the run's FM budget or the provider cut short: neither a result nor a
+        failure. It stays in its group, unfinished, as in-flight work does (a resume, or the
+        end of a provider pause, runs it again)."""
         self._mark(job, -1)
         self.archive.log_event("job_held", {**job.to_dict(), "reason": str(exc)[:500]})
         self.save()
         if self.view:
             self.view.note(f"[yellow]not recorded[/yellow]: {job.kind} {job.node}: {exc}")
+
+    def _lost(self, job: Job, done) -> None:
+        """Its node or worker died: queued again (still in flight, in its group), as a resume
+        queues in-flight work; an expansion keeps its index, so it commits once."""
+        key = (job.group, job.kind, job.node, job.task, job.index)
+        self.losses[key] = self.losses.get(key, 0) + 1
+        self.archive.log_event("job_lost", {**job.to_dict(), "where": done.node,
+                                            "reason": done.reason})  # fmt: skip
+        if self.losses[key] >= MAX_LOST:
+            return self._fail(job, ExecutorError(f"lost {MAX_LOST} times: {done.reason}"))
+        self.pending_jobs.insert(0, job)
+        if self.view:
+            self.view.note(f"[yellow]queued again[/yellow]: {job.kind} {job.node}: {done.reason}")
+
+    # -- provider outages ------------------------------------------------------------------
+    def _provider_failed(self, job: Job, exc: ProviderDown) -> None:
+        self._hold(job, exc)
+        self.watch.failed(job, exc)  # raises ProviderStop when the run must stop
+
+    def _paused(self) -> bool:
+        """While a provider pause lasts, wait for running work (never past the pause's end)
+        and start nothing; at its end, queue the held jobs again."""
+        left = self.watch.pause_left()
+        if left > 0:
+            if self.futures:
+                wait(list(self.futures), timeout=min(left, 1.0), return_when=FIRST_COMPLETED)
+            else:
+                time.sleep(min(left, 0.5))
+            return True
+        for job in self.watch.release():
+            group = self.groups.get(job.group)
+            if group is not None and job in group.jobs:
+                self._mark(job, +1)
+                self.pending_jobs.insert(0, job)
+        return False
 
     def _fail(self, job: Job, exc: Exception) -> None:
         """A job that raised (the sandbox or daemon failed, not the agent): logged and
@@ -296,6 +365,7 @@ class Scheduler:
             self.archive.record_evaluation(
                 job.node, self.bench.benchmark.name, job.task, str(r.outcome),
                 tokens=r.tokens, cost=r.cost, seconds=r.seconds, log_path=r.log_path,
+                reason=r.reason,  # a tampered outcome's evidence, kept with the quarantine
             )  # fmt: skip
             success = str(r.outcome) == "resolved"
             self.tree.add_result(job.node, job.task, success)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
+import sqlite3
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dgm.config import RunConfig
 from dgm.errors import DgmError
+from sandbox import cleanup
+from sandbox.cleanup import kill_point
 
 CONFIG_FILE = "config.toml"
 
@@ -58,27 +64,122 @@ def default_name(config: RunConfig) -> str:
     return f"{config.policy}-{config.benchmark}-{stamp}"
 
 
-def create_run(config: RunConfig) -> RunDir:
-    """Make a fresh run directory with the frozen config; an existing one is an error."""
+PARTIAL = ".creating-"  # a run being made: `.creating-<name>.<stamp of its maker>`
+
+
+def create_run(config: RunConfig, build: Callable[[RunDir], None]) -> RunDir:
+    """Make a run directory atomically: built under a hidden name in the same parent (the
+    frozen config, logs, then whatever `build` adds: the archive with its root) and renamed
+    into place, so a run directory is either complete or absent whenever the process dies.
+    An existing complete run is an error; a dead end an older version left is removed."""
     name = config.name or default_name(config)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise RunError(f"run name '{name}' may hold only letters, digits, '_', '.' and '-'")
-    root = Path(config.runs_dir) / name
+    parent = Path(config.runs_dir)
+    parent.mkdir(parents=True, exist_ok=True)
+    sweep_partial(parent)
+    root = parent / name
     if root.exists():
-        raise RunError(f"run '{root}' exists already (resume it with `dgm run --resume {root}`)")
-    root.mkdir(parents=True)
-    frozen = config.model_copy(update={"name": name})
-    run = RunDir(root)
-    run.config_file.write_text(frozen.to_toml())
-    run.logs.mkdir()
-    return run
+        _remove_dead_end(root)
+    tmp = parent / f"{PARTIAL}{name}.{cleanup.stamp()}"
+    tmp.mkdir()
+    try:
+        run = RunDir(tmp)
+        frozen = config.model_copy(update={"name": name})
+        run.config_file.write_text(frozen.to_toml())
+        kill_point("run-config")
+        run.logs.mkdir()
+        build(run)
+        kill_point("run-built")
+        if root.exists():  # made by another process meanwhile
+            raise RunError(
+                f"run '{root}' exists already (resume it with `dgm run --resume {root}`)"
+            )
+        os.rename(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    kill_point("run-renamed")
+    return RunDir(root)
+
+
+LAYOUT = {CONFIG_FILE, "logs", "archive.git", "archive.db", "archive.db-wal", "archive.db-shm",
+          "archive.db-journal", ".lock", "fm-cache", "agents"}  # fmt: skip
+
+
+def _remove_dead_end(root: Path) -> None:
+    """Refuse an existing run; remove, with one line, a directory a killed start of an older
+    version left without an archive root (nothing was ever recorded in it)."""
+    if not is_dead_end(root):
+        if root.is_dir() and not {p.name for p in root.iterdir()} <= LAYOUT:
+            raise RunError(f"'{root}' exists and is not a run directory")
+        raise RunError(_exists(root))
+    print(f"removed '{root}': a run directory left half-made by a killed start", file=sys.stderr)
+    shutil.rmtree(root)
+
+
+def _exists(root: Path) -> str:
+    return f"run '{root}' exists already (resume it with `dgm run --resume {root}`)"
+
+
+def is_dead_end(root: Path) -> bool:
+    """A directory holding only a run's layout, no archive root, and no process driving it:
+    what a start killed before atomic creation left behind."""
+    if not root.is_dir() or not {p.name for p in root.iterdir()} <= LAYOUT:
+        return False
+    if (root / "archive.db").is_file() and not root_missing(root):
+        return False
+    return RunLock(RunDir(root)).holder() is None
+
+
+def is_complete(root: Path) -> bool:
+    """A run directory that holds its config, both halves of its archive and the root node."""
+    if not (root / CONFIG_FILE).is_file() or not (root / "archive.git").is_dir():
+        return False
+    return (root / "archive.db").is_file() and not root_missing(root)
+
+
+def root_missing(root: Path) -> bool:
+    """The archive database has no root node (or no nodes table, or is an empty file): the
+    archive's creation was cut short, so nothing was ever recorded in it. Any other trouble
+    (a damaged file) is not taken for that: such a directory is never removed."""
+    try:
+        con = sqlite3.connect(f"file:{root / 'archive.db'}?mode=ro", uri=True, timeout=30)
+        try:
+            return con.execute("SELECT 1 FROM nodes WHERE id = 0").fetchone() is None
+        finally:
+            con.close()
+    except sqlite3.OperationalError as exc:
+        return "no such table" in str(exc)
+    except sqlite3.Error:
+        return False
+
+
+def sweep_partial(parent: Path) -> int:
+    """Remove run directories whose creation was cut short: their maker is gone (its
+    scratch root unlocked), or unknown here and the folder is over a day old."""
+    count = 0
+    for entry in parent.glob(f"{PARTIAL}*"):
+        alive = cleanup.stamp_alive(entry.name.rpartition(".")[2])
+        if alive is None:
+            try:
+                alive = time.time() - entry.stat().st_mtime < 86400
+            except FileNotFoundError:
+                continue
+        if not alive:
+            shutil.rmtree(entry, ignore_errors=True)
+            count += 1
+    return count
+
+
+def run_path(path: str | Path, runs_dir: Path = Path("runs")) -> Path:
+    root = Path(path)
+    return runs_dir / path if not root.exists() and not root.is_absolute() else root
 
 
 def open_run(path: str | Path, runs_dir: Path = Path("runs")) -> RunDir:
     """A run by path, or by name under `runs_dir`."""
-    root = Path(path)
-    if not root.exists() and not root.is_absolute():
-        root = runs_dir / path
+    root = run_path(path, runs_dir)
     if not root.is_dir():
         raise RunError(f"no run at '{path}'")
     if not (root / CONFIG_FILE).is_file():
@@ -89,7 +190,11 @@ def open_run(path: str | Path, runs_dir: Path = Path("runs")) -> RunDir:
 def list_runs(runs_dir: Path) -> list[RunDir]:
     if not runs_dir.is_dir():
         return []
-    found = [RunDir(p) for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()]
+    found = [
+        RunDir(p)
+        for p in runs_dir.iterdir()
+        if not p.name.startswith(".") and (p / CONFIG_FILE).is_file()  # not one being made
+    ]
     return sorted(found, key=lambda r: r.config_file.stat().st_mtime)
 
 

@@ -33,31 +33,44 @@ class Verdict:
 NOT_SOURCE = {".complete"}
 
 
-def file_map(root: Path) -> dict[str, bytes]:
-    """Relative path -> content of every regular file (links are not source)."""
+def _source_files(root: Path) -> dict[str, Path]:
+    """Relative path -> path of every regular file (links are not source)."""
     out = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         if rel in NOT_SOURCE or "__pycache__" in path.parts:
             continue
         if path.is_file() and not path.is_symlink():
-            out[rel] = path.read_bytes()
+            out[rel] = path
     return out
 
 
+def file_map(root: Path) -> dict[str, bytes]:
+    """Relative path -> content of every regular file (links are not source)."""
+    return {rel: path.read_bytes() for rel, path in _source_files(root).items()}
+
+
 def static_checks(parent_dir: Path, child_dir: Path) -> Verdict:
-    """What the host can decide by reading files: empty diff, sizes, the entry point."""
-    parent, child = file_map(parent_dir), file_map(child_dir)
+    """What the host can decide by reading files: empty diff, sizes, the entry point. Sizes
+    come first, from the file system, so a huge child is never read into memory."""
+    try:
+        sizes = {rel: p.stat().st_size for rel, p in _source_files(child_dir).items()}
+        big = [rel for rel, size in sizes.items() if size > MAX_FILE_BYTES]
+        if big or sum(sizes.values()) > MAX_TOTAL_BYTES:
+            parent = {r: p.stat().st_size for r, p in _source_files(parent_dir).items()}
+            n = sum(parent.get(rel) != size for rel, size in sizes.items())
+            n += len(parent.keys() - sizes.keys())
+            if big:
+                return Verdict(False, f"file too large: {big[0]!r}", n)
+            return Verdict(False, "agent source over 20 MB", n)
+        parent, child = file_map(parent_dir), file_map(child_dir)
+    except OSError as exc:  # what the agent left on disk: the child's fault
+        return Verdict(False, f"its source cannot be read: {exc}")
     changed = {p for p in parent.keys() | child.keys() if parent.get(p) != child.get(p)}
     if not changed:
         return Verdict(False, "empty diff: the agent changed nothing")
     if "agent.py" not in child:
         return Verdict(False, "agent.py was deleted", len(changed))
-    big = [p for p, data in child.items() if len(data) > MAX_FILE_BYTES]
-    if big:
-        return Verdict(False, f"file too large: {big[0]}", len(changed))
-    if sum(len(d) for d in child.values()) > MAX_TOTAL_BYTES:
-        return Verdict(False, "agent source over 20 MB", len(changed))
     return Verdict(True, None, len(changed))
 
 
@@ -74,9 +87,13 @@ def validate_child(
     sandbox_config: SandboxConfig,
     labels: dict[str, str],
     timeout: float,
+    smoke_timeout: float | None = None,
 ) -> Verdict:
     """Run the checks in one sandbox holding the child's source; `fm_session` is an open
-    gateway session (role solve, task `smoke`) that the smoke run must reach."""
+    gateway session (role solve, task `smoke`) that the smoke run must reach. `timeout`
+    bounds compiling and the child's tests; the smoke run waits for the model too, so it
+    gets `smoke_timeout` (the run derives it from the per-call timeout), never less."""
+    smoke_timeout = max(timeout, smoke_timeout or 0.0)
     verdict = static_checks(parent_dir, child_dir)
     if not verdict.valid:
         return verdict
@@ -113,10 +130,10 @@ def validate_child(
                     "mkdir -p /tmp/smoke && python3 /work/agent.py solve --workspace /tmp/smoke"
                     " --problem /task/problem.md --log /tmp/smoke.log",
                 ],
-                timeout=timeout,
+                timeout=smoke_timeout,
             )
             if res.timed_out:
-                return Verdict(False, "smoke run timed out", n)
+                return Verdict(False, f"smoke run timed out after {smoke_timeout:g} s", n)
             if res.exit_code != 0:
                 return Verdict(False, f"smoke run crashed: {first_line(res.stderr)}", n)
             if fm_session.calls == calls_before:

@@ -20,10 +20,10 @@ import numpy as np
 from dgm import improve
 from dgm.config import RunConfig
 from dgm.evaluate import TaskResult, run_task
-from dgm.fm import BudgetExceeded, FMError, SessionTags
+from dgm.fm import BudgetExceeded, FMError, ProviderDown, SessionTags
 from dgm.rundir import RunDir
-from dgm.validate import SMOKE_CONTEXT, validate_child
-from sandbox import Sandbox, SandboxConfig
+from dgm.validate import SMOKE_CONTEXT, Verdict, validate_child
+from sandbox import LimitExceeded, Sandbox, SandboxConfig
 
 
 @dataclass
@@ -117,6 +117,8 @@ class Workbench:
         except (improve.DiagnosisError, FMError) as exc:
             if isinstance(exc, BudgetExceeded) and exc.scope == "run":
                 raise  # the run is out of FM money: no verdict on this expansion
+            if isinstance(exc, ProviderDown):
+                raise  # the provider failed, not the parent: held, tried again later
             return Expansion(
                 parent, index, entry.label, "", child_dir, False,
                 f"diagnosis failed: {exc}", improve.elapsed(start), meta,
@@ -152,13 +154,16 @@ class Workbench:
                 timeout=self.config.self_modify_timeout,
             )
             shutil.rmtree(child_dir)
-            sb.copy_out_many({"/work": child_dir, "/out": work / "out"})
+            copy_problem = copy_child_out(sb, child_dir, work / "out")
         fm.raise_if_refused()
         if (work / "out" / "log.md").is_file():
             shutil.copyfile(work / "out" / "log.md", log)
         improve.clean_tree(child_dir)
         meta.update(exit_code=res.exit_code, timed_out=res.timed_out)
-        verdict = self._validate(parent, index, parent_dir, child_dir)
+        if copy_problem:  # the child's own doing: invalid, and nothing of it runs again
+            verdict = Verdict(False, copy_problem)
+        else:
+            verdict = self._validate(parent, index, parent_dir, child_dir)
         meta["changed_files"] = verdict.changed_files
         meta["seconds"] = round(improve.elapsed(start), 3)
         return Expansion(
@@ -181,13 +186,24 @@ class Workbench:
         )  # fmt: skip
         with self.gateway.session(tags, sim_context={}) as fm:
             reply = self.gateway.complete(fm, messages)
-        return improve.parse_diagnosis(_content(reply))
+            try:
+                return improve.parse_diagnosis(_content(reply))
+            except improve.MissingField as exc:
+                # one repair round-trip: the model is told which field is missing
+                messages = [*messages, {"role": "assistant", "content": _content(reply)},
+                            improve.repair_message(exc)]  # fmt: skip
+                reply = self.gateway.complete(fm, messages)
+        try:
+            return improve.parse_diagnosis(_content(reply))
+        except improve.DiagnosisError as exc:
+            raise improve.DiagnosisError(f"{exc} (after one repair request)") from None
 
     def _validate(self, parent, index, parent_dir, child_dir) -> Any:
         tags = SessionTags(
             run=self.run.run_id, node=parent, task=f"smoke-{index}", role="solve", attempt=index
         )
-        with self.gateway.session(tags, sim_context=SMOKE_CONTEXT) as fm:
+        cap = self.config.budget.smoke_calls
+        with self.gateway.session(tags, sim_context=SMOKE_CONTEXT, max_calls=cap) as fm:
             verdict = validate_child(
                 parent_dir,
                 child_dir,
@@ -195,11 +211,29 @@ class Workbench:
                 sandbox_config=self.sandbox_config,
                 labels=self.labels(parent, f"validate-{index}"),
                 timeout=self.config.validate_timeout,
+                smoke_timeout=self.config.smoke_timeout(),
             )
-            fm.raise_if_refused()
-            return verdict
+        fm.raise_if_refused()  # closed: calls still at the provider have landed
+        return verdict
 
 
 def _content(reply: Any) -> str:
     """The assistant text of the gateway's reply (an OpenAI-style message dict)."""
     return (reply or {}).get("content") or ""
+
+
+def copy_child_out(sb: Sandbox, child_dir: Path, out_dir: Path) -> str | None:
+    """Copy the child's source and the log out of the sandbox, once every process in it is
+    killed. Why the child is invalid when its source cannot be copied whole (unreadable,
+    nested too deep, too large: what the parent left is its own doing, not a failed job);
+    `child_dir` then holds what could be copied."""
+    sb.kill_all()
+    try:
+        report = sb.copy_out_many({"/work": child_dir, "/out": out_dir})
+    except LimitExceeded as exc:
+        child_dir.mkdir(parents=True, exist_ok=True)
+        return f"its source could not be copied out: {exc}"
+    work = report.under("work")
+    if work.incomplete:
+        return f"its source could not be copied out whole: {work.describe()}"
+    return None

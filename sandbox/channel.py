@@ -27,8 +27,8 @@ SOCKET_NAME = "ctl.sock"
 class Listener:
     """A control socket waiting for one runner to connect."""
 
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="dgm-ctl-"))
+    def __init__(self, parent: Path | None = None):
+        self.dir = Path(tempfile.mkdtemp(prefix="dgm-ctl-", dir=parent))
         self.dir.chmod(0o755)  # the sandbox user must reach the socket
         self.path = self.dir / SOCKET_NAME
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

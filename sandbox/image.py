@@ -1,8 +1,10 @@
-"""The sandbox image: python3 and git on Debian, with a non-root user.
+"""The sandbox images: python3 and git on Debian with a non-root user (the default
+profile), and the same plus the polyglot benchmark's toolchains (the `polyglot` profile).
 
 `docker build` from a slim Python base is tried first; where no image registry answers, a
 Debian root file system is made with `debootstrap` (its default mirror) and imported. The
-recipe version is both the tag and a label, so changing the recipe rebuilds the image.
+recipe version is both the tag and a label, so changing the recipe rebuilds the image. The
+polyglot image is built on top of the default one (`sandbox/image_polyglot.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sandbox.cleanup import SYSTEM_TMP  # shared by processes, not a scratch root
 from sandbox.docker_cli import docker, docker_ok
 from sandbox.errors import ImageMissing
 
@@ -36,20 +39,30 @@ USER 1000
 """
 
 
-def image_ready(tag: str = IMAGE_NAME) -> bool:
-    """True when `tag` exists and carries this recipe's label."""
+PROFILES = ("default", "polyglot")
+
+
+def image_ready(tag: str = IMAGE_NAME, version: str = RECIPE_VERSION) -> bool:
+    """True when `tag` exists and carries the recipe label `version`."""
     fmt = '{{index .Config.Labels "' + LABEL + '"}}'
     proc = docker(["image", "inspect", "-f", fmt, tag])
-    return proc.returncode == 0 and proc.stdout.strip() == RECIPE_VERSION
+    return proc.returncode == 0 and proc.stdout.strip() == version
 
 
-def ensure_image(console=None, force: bool = False) -> str:
-    """Return the sandbox image's tag, building it first when missing or stale."""
+def ensure_image(console=None, force: bool = False, profile: str = "default") -> str:
+    """Return the tag of the sandbox image of `profile`, building it first when missing or
+    stale. `force` rebuilds only that profile's own layer."""
     docker_ok()
+    if profile == "polyglot":
+        from sandbox.image_polyglot import ensure_polyglot_image
+
+        return ensure_polyglot_image(ensure_image(console), console=console, force=force)
+    if profile != "default":
+        raise ImageMissing(f"unknown image profile '{profile}' (choose {', '.join(PROFILES)})")
     if not force and image_ready():
         return IMAGE_NAME
     # One build at a time on this machine: parallel test workers or runs wait for it.
-    with open(Path(tempfile.gettempdir()) / "dgm-sandbox-image.lock", "w") as lock:
+    with open(SYSTEM_TMP / "dgm-sandbox-image.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not force and image_ready():
             return IMAGE_NAME

@@ -10,6 +10,9 @@ time runs out, so a host killed with SIGKILL leaves nothing running.
 Frames both ways: one type byte, a 4-byte big-endian length, the payload.
 Host to runner: R (a JSON request), I (stdin bytes), E (end of stdin), K (kill every process).
 Runner to host: O (stdout bytes), e (stderr bytes), X (a JSON exit report).
+A request with "kill_first" kills every other process and waits until they are gone before
+its command starts (an empty command: only that), so the host knows when nothing of an
+agent is left running.
 """
 
 import ctypes
@@ -56,6 +59,24 @@ def kill_all():
         os.kill(-1, signal.SIGKILL)  # from PID 1: every other process in the container
     except ProcessLookupError:
         pass
+
+
+def others():
+    """Processes in the container other than this one (zombies included)."""
+    return [p for p in os.listdir("/proc") if p.isdigit() and p != "1"]
+
+
+def kill_everything(patience=10.0):
+    """Kill every other process and reap it. Repeated until none is left: a process forked
+    while kill(-1) walked the list escapes one round."""
+    end = time.monotonic() + patience
+    while True:
+        kill_all()
+        reap(None)
+        left = others()
+        if not left or time.monotonic() > end:
+            return len(left)
+        time.sleep(0.01)
 
 
 def reap(keep_pid):
@@ -106,6 +127,14 @@ def prefer_oom_victim():
 
 
 def run(conn, lock, request, session_end):
+    if request.get("kill_first"):
+        survivors = kill_everything()
+        if survivors or not request["argv"]:  # an empty command: only the kill
+            if survivors:
+                send(conn, "e", b"sandbox runner: processes survive SIGKILL\n", lock)
+            report = {"code": 126 if survivors else 0, "timed_out": False}
+            send(conn, "X", json.dumps({**report, "oom_kills": oom_kills()}).encode(), lock)
+            return
     stdin = queue.Queue() if request.get("stdin") else None
     try:
         proc = subprocess.Popen(

@@ -3,25 +3,28 @@
 The container's PID 1 is the runner (`sandbox/runner.py`): it connects back to a control
 socket of this process and runs commands sent over it, about 60 ms cheaper each than a
 `docker exec`. It ends the container when the channel closes (even when this process dies
-of SIGKILL) or the session time runs out; `remove_orphans` finds anything left by label.
+of SIGKILL) or the session time runs out. A container that never started has no runner to
+end it: it carries its owner's label, and `cleanup.sweep` removes it once the owner is gone.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox import transfer
+from sandbox import cleanup, transfer
 from sandbox.channel import SOCKET_NAME, Channel, Listener
-from sandbox.cleanup import SANDBOX_LABEL
+from sandbox.cleanup import OWNER_LABEL, SANDBOX_LABEL
 from sandbox.config import FM_DIR, OUTDIR, TMPDIR, UID, WORKDIR, SandboxConfig
 from sandbox.docker_cli import docker, docker_ok
 from sandbox.errors import ImageMissing, LimitExceeded, SandboxError, SandboxTimeout
@@ -36,6 +39,7 @@ EXTRACT_THEN_EXEC = (
     'shift; exec "$@"'
 )
 BACKSTOP = 15  # seconds past a command's limit before the host gives up on the runner
+COPY_TIMEOUT = 300  # seconds a copy-out may take (512 MB of small files takes far less)
 
 _live: set[str] = set()  # containers this process started and has not removed yet
 _remover = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dgm-sandbox-rm")
@@ -97,8 +101,10 @@ class Sandbox:
 
     def start(self) -> None:
         docker_ok()
+        cleanup.sweep_once()  # what killed processes left (a container never started)
+        own = cleanup.owner()
         c = self.config
-        listener = Listener()
+        listener = Listener(own.path)
         args = [
             "run", "-d", "--rm", "--name", self.name,
             "--network", "none", "--user", f"{UID}:{UID}", "--read-only",
@@ -112,6 +118,7 @@ class Sandbox:
             "--tmpfs", f"{OUTDIR}:rw,noexec,nosuid,nodev,size={c.out_mb}m,uid={UID},"
             f"gid={UID},mode=0755",
             "--workdir", WORKDIR, "--label", f"{SANDBOX_LABEL}=1",
+            "--label", f"{OWNER_LABEL}={own.label}",
             # No container log: /proc/1/fd/1 would otherwise write without bound to the host.
             "--log-driver", "none", "--pull", "never",
             "--mount", f"type=bind,source={listener.dir},target={CTL_DIR},readonly",
@@ -126,6 +133,10 @@ class Sandbox:
         socket_path = f"{CTL_DIR}/{SOCKET_NAME}"
         args += [image, "python3", "-c", RUNNER, socket_path, str(c.session_timeout)]
         _live.add(self.name)
+        if os.environ.get(cleanup.KILL_ENV) == "container-created":
+            # The state a kill between `docker run`'s create and start leaves behind.
+            docker(["create", *args[2:]], timeout=120)
+            cleanup.kill_point("container-created")
         proc = subprocess.Popen(
             ["docker", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -165,12 +176,15 @@ class Sandbox:
         timeout: float | None = None,
         cwd: str = WORKDIR,
         env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
     ) -> RunResult:
-        """Run a command (argv, or a string for `sh -c`) as the sandbox user."""
+        """Run a command (argv, or a string for `sh -c`) as the sandbox user. `stdin`, when
+        given, is the command's whole standard input (then a pending copy-in goes first)."""
         self._require()
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
         limit = float(timeout or self.config.command_timeout)
-        stdin = None
+        if stdin is not None:
+            self._flush()
         pending, self._pending = self._pending, None
         if pending:
             argv = ["sh", "-c", EXTRACT_THEN_EXEC, "sh", pending[1], *argv]
@@ -222,28 +236,47 @@ class Sandbox:
         if report["code"] != 0:
             raise SandboxError(f"copy into {dest} failed: {err.text()[-200:].strip()}")
 
-    def copy_out(self, src: str = WORKDIR, dest: str | Path = ".") -> list[str]:
+    def copy_out(self, src: str = WORKDIR, dest: str | Path = ".") -> transfer.CopyReport:
         """Copy container directory `src` into host directory `dest`, keeping only regular
-        files and directories inside `dest`. Returns the names it refused."""
+        files and directories inside `dest`. Returns what it skipped (a list of names, with
+        the reasons in `.skipped`): what the agent left never makes the copy raise."""
         self._require()
         self._flush()
-        data = self._read(["tar", "-c", "-C", src, "."])
-        return transfer.unpack(data, Path(dest))
+        with self._read([(src, "")]) as (spool, report):
+            return report.merge(transfer.unpack(spool, Path(dest), self._limit()))
 
-    def copy_out_many(self, pairs: Mapping[str, str | Path]) -> list[str]:
+    def copy_out_many(self, pairs: Mapping[str, str | Path]) -> transfer.CopyReport:
         """Copy several container directories (absolute paths) to host directories in one
-        transfer; the same safety as `copy_out`. Returns the names it refused."""
+        transfer; the same safety and report as `copy_out`."""
         self._require()
         self._flush()
         rels = [src.strip("/") for src in pairs]
-        data = self._read(["tar", "-c", "-C", "/", *rels])
-        with tempfile.TemporaryDirectory(prefix="dgm-copy-") as tmp:
-            refused = transfer.unpack(data, Path(tmp))
+        named = [(src, rel) for src, rel in zip(pairs, rels, strict=True)]
+        with self._read(named) as (spool, report), tempfile.TemporaryDirectory() as tmp:
+            report.merge(transfer.unpack(spool, Path(tmp), self._limit()))
             for rel, dest in zip(rels, pairs.values(), strict=True):
                 Path(dest).mkdir(parents=True, exist_ok=True)
+                if not (Path(tmp) / rel).is_dir():
+                    continue  # unreadable at the source: the report names it
                 for child in (Path(tmp) / rel).iterdir():
                     shutil.move(str(child), Path(dest) / child.name)
-        return refused
+        return report
+
+    def kill_all(self) -> bool:
+        """Kill every process but the runner and wait until they are gone (False when some
+        survive SIGKILL for 10 s). Before a copy-out: then no daemon changes the files or
+        holds the pids the copy needs."""
+        self._require()
+        self._flush()
+        out, err = self._streams(2**16)
+        request = {"argv": [], "cwd": "/", "env": {}, "timeout": 60, "kill_first": True}
+        try:
+            report, _ = self._channel.run(request, out, err, None, backstop=60 + BACKSTOP)
+        except SandboxTimeout:
+            self.remove()
+            raise
+        self._oom_seen = report["oom_kills"]  # a daemon's OOM is no later command's
+        return report["code"] == 0
 
     def read_file(self, path: str, limit: int = 2**20) -> bytes | None:
         """Up to `limit` bytes of one container file, or None when it is missing."""
@@ -253,16 +286,28 @@ class Sandbox:
         report, _ = self._command(["head", "-c", str(limit), path], "/", None, 60, out, err)
         return _whole(out) if report["code"] == 0 else None
 
-    def _read(self, argv: list[str]) -> bytes:
-        limit = self.config.transfer_limit_mb * 2**20
-        out, err = self._streams(limit)
-        report, too_big = self._command(argv, "/", None, 300, out, err)
-        if too_big:
-            raise LimitExceeded(f"copy out exceeds {self.config.transfer_limit_mb} MB")
-        if report["code"] != 0:
-            lines = err.text().strip().splitlines() or ["tar failed"]
-            raise SandboxError(f"copy out failed: {lines[-1][:200]}")
-        return _whole(out)
+    def _limit(self) -> int:
+        return self.config.transfer_limit_mb * 2**20
+
+    @contextmanager
+    def _read(
+        self, pairs: list[tuple[str, str]]
+    ) -> Iterator[tuple[transfer.Spool, transfer.CopyReport]]:
+        """The packer's tar of (container dir, name in the stream) pairs, spooled (mostly on
+        disk when large), and its report. Too big or too slow to pack is the content's
+        fault: LimitExceeded."""
+        with transfer.Spool(self._limit()) as spool:
+            err = BoundedStream(None, 2**15, 2**20)
+            argv = transfer.packer_argv(pairs)
+            report, too_big = self._command(argv, "/", None, COPY_TIMEOUT, spool, err)
+            if too_big:
+                raise LimitExceeded(f"copy out exceeds {self.config.transfer_limit_mb} MB")
+            if report["timed_out"]:
+                raise LimitExceeded(f"copy out took longer than {COPY_TIMEOUT} s")
+            if report["code"] != 0:
+                lines = err.text().strip().splitlines() or ["the packer failed"]
+                raise SandboxError(f"copy out failed: {lines[-1][:200]}")
+            yield spool, transfer.packer_report(err.text())
 
     @staticmethod
     def _streams(limit: int) -> tuple[BoundedStream, BoundedStream]:
@@ -315,8 +360,8 @@ def _start_error(err: str, image: str) -> SandboxError | None:
 
 
 def _remove(name: str) -> None:
-    docker(["rm", "-f", name], timeout=120)
-    _live.discard(name)
+    if cleanup.remove_and_wait([name]):
+        _live.discard(name)
 
 
 def wait_for_removals() -> None:
@@ -328,5 +373,5 @@ def wait_for_removals() -> None:
 def _remove_live() -> None:
     """Containers of an interpreter that exits without leaving their `with` blocks."""
     if _live:
-        docker(["rm", "-f", *sorted(_live)], timeout=120)
+        cleanup.remove_and_wait(sorted(_live), patience=30.0)
         _live.clear()

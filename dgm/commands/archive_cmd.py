@@ -1,4 +1,6 @@
-"""`dgm tree`, `dgm show`, `dgm diff`, `dgm export`: browse a run's archive."""
+"""`dgm tree`, `dgm show`, `dgm diff`, `dgm export`: browse a run's archive; `dgm approve` and
+`dgm reject`: a person's decision on a quarantined node (safe while the run is live: one
+SQLite transaction, which the running loop reads before its next decision)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from archive import Archive, ArchiveError, Stats
+from dgm.views.api import evaluation_tests, tests_summary
 
 RUNS_DIR = Path("runs")
 STATUS_STYLE = {"valid": "green", "invalid": "red", "pending": "yellow"}
+QUARANTINE_STYLE = {"quarantined": "red", "waiting": "yellow", "rejected": "red",
+                    "approved": "green"}  # fmt: skip
 SORTS = ("id", "score", "clade")
 
 
@@ -26,6 +31,8 @@ def register(app: typer.Typer) -> None:
     app.command("show")(show)
     app.command("diff")(diff)
     app.command("export")(export)
+    app.command("approve")(approve)
+    app.command("reject")(reject)
 
 
 def open_archive(run: str) -> Archive:
@@ -42,6 +49,13 @@ def _score(s: Stats) -> str:
     return f"{s.successes}/{s.trials}" + (f" {s.rate:.2f}" if s.trials else "")
 
 
+def _tampering(s: Stats) -> str:
+    """Tampered evaluations and the tamper rate (tampered / evaluations)."""
+    if not s.trials:
+        return "-"
+    return f"{s.tampered} of {s.trials} evaluations (tamper rate {s.tamper_rate:.2f})"
+
+
 def _label(node, own: Stats, clade: Stats, diffstat) -> list[tuple[str, str]]:
     """One node's line as (text, style) pieces."""
     parts = [
@@ -50,6 +64,12 @@ def _label(node, own: Stats, clade: Stats, diffstat) -> list[tuple[str, str]]:
         (f"  clade {_score(clade)}", "magenta"),
         (f"  {node.status}", STATUS_STYLE.get(node.status, "")),
     ]
+    if own.tampered:
+        parts.append((f"  tampered {own.tampered}", "red"))
+    if node.quarantine:
+        parts.append((f"  {node.quarantine}", QUARANTINE_STYLE.get(node.quarantine, "")))
+    if clade.bad_nodes - own.bad_nodes:
+        parts.append((f"  bad below {clade.bad_nodes - own.bad_nodes}", "dim"))
     if node.entry:
         parts.append((f"  {node.entry[:40]}", "dim"))
     if diffstat and node.parent is not None:
@@ -64,7 +84,8 @@ def tree(
     min_evals: int = typer.Option(0, "--min-evals", help="Hide nodes with fewer own trials."),
     sort: str = typer.Option("id", "--sort", help="Order children by id, score or clade."),
 ) -> None:
-    """The lineage as a tree: id, own score, clade score, status, entry, diff stat."""
+    """The lineage as a tree: id, own score, clade score, status, tampered evaluations,
+    quarantine, bad descendants (invalid or quarantined), entry, diff stat."""
     if sort not in SORTS:
         raise ArchiveError(f"--sort must be one of {', '.join(SORTS)}, not '{sort}'")
     archive = open_archive(run)
@@ -131,11 +152,17 @@ def show(
     facts.add_row("created", datetime.fromtimestamp(n.created).isoformat(timespec="seconds"))
     facts.add_row("status", Text(n.status, style=STATUS_STYLE.get(n.status, "")))
     facts.add_row("reason", n.reason or "-")
+    facts.add_row("quarantine", _quarantine_text(n.id, n.quarantine, run))
     facts.add_row("entry", n.entry or "-")
     facts.add_row("change", f"{files} files, +{added} -{removed} against the parent")
     facts.add_row("own score", _score(own))
     facts.add_row("clade score", _score(clade))
-    facts.add_row("FM", f"{calls} calls, {tokens} tokens, ${cost:.4f}")
+    facts.add_row("tampered", _tampering(own))
+    below = clade.bad_nodes - own.bad_nodes
+    facts.add_row("clade tampered", f"{_tampering(clade)}; {below} invalid/quarantined below")
+    guessed, guessed_cost = archive.fm_estimated(node)
+    estimate = f" (${guessed_cost:.4f} estimated: {guessed} replies without usage)" * bool(guessed)
+    facts.add_row("FM", f"{calls} calls, {tokens} tokens, ${cost:.4f}{estimate}")
     console = Console()
     console.print(Panel(facts, title=f"node {n.id}", expand=False))
     if n.problem_statement:
@@ -145,15 +172,61 @@ def show(
         console.print(Panel(Text(meta), title="meta"))
     evals = archive.evaluations(node)
     table = Table(title=f"evaluations ({len(evals)})")
-    for col in ("id", "benchmark", "task", "outcome", "tokens", "cost", "seconds", "log"):
+    for col in ("id", "benchmark", "task", "outcome", "tests", "tokens", "cost", "seconds", "log"):
         table.add_column(col)
+    failing: list[str] = []
     for e in evals:
         style = "green" if e.outcome == "resolved" else "red"
+        tests = evaluation_tests(archive.run_dir.resolve(), e.log_path)
+        failing += [f"{e.task}: {t} {s}" for t, s in tests.items() if s != "pass"]
         table.add_row(
-            str(e.id), e.benchmark, e.task, Text(e.outcome, style=style), str(e.tokens),
-            f"{e.cost:.4f}", f"{e.seconds:.1f}", e.log_path or "-",
+            str(e.id), e.benchmark, e.task, Text(e.outcome, style=style), tests_summary(tests),
+            str(e.tokens), f"{e.cost:.4f}", f"{e.seconds:.1f}", e.log_path or "-",
         )  # fmt: skip
     console.print(table)
+    if failing:  # the hidden tests that did not pass, as the grader reported them
+        more = f"\n  ... {len(failing) - 20} more" if len(failing) > 20 else ""
+        console.print(Text("tests not passed:\n  " + "\n  ".join(failing[:20]) + more))
+    for e in evals:  # the grader's evidence, one line each, for every tampered evaluation
+        if e.outcome == "tampered":
+            console.print(Text(f"tampered {e.task} (evaluation {e.id}): {e.reason or '-'}",
+                               style="red"), soft_wrap=True)  # fmt: skip
+
+
+def _quarantine_text(node: int, state: str | None, run: str) -> Text:
+    if state is None:
+        return Text("-")
+    hint = {
+        "quarantined": f" (a tampered evaluation; `dgm approve {run} {node}` makes it a parent"
+        " again)",
+        "waiting": f" for a decision: `dgm approve {run} {node}` or `dgm reject {run} {node}`",
+        "approved": " (by a person: a parent again)",
+        "rejected": " (by a person: never a parent)",
+    }[state]
+    return Text(state + hint, style=QUARANTINE_STYLE.get(state, ""))
+
+
+def approve(
+    run: str = typer.Argument(..., help="Run directory, or a run name under runs/."),
+    node: int = typer.Argument(..., help="The quarantined node."),
+    note: str = typer.Option(None, "--note", help="Why (kept in the event)."),
+) -> None:
+    """Let a quarantined node be a parent again (works while the run is live)."""
+    archive = open_archive(run)
+    archive.approve(node, note=note)
+    print(f"approved node {node}: it can be a parent again (a live run picks this up before"
+          " its next decision)")  # fmt: skip
+
+
+def reject(
+    run: str = typer.Argument(..., help="Run directory, or a run name under runs/."),
+    node: int = typer.Argument(..., help="The quarantined node."),
+    note: str = typer.Option(None, "--note", help="Why (kept in the event)."),
+) -> None:
+    """Keep a quarantined node out for good: never a parent (works while the run is live)."""
+    archive = open_archive(run)
+    archive.reject(node, note=note)
+    print(f"rejected node {node}: it stays out of the parents")
 
 
 def diff(

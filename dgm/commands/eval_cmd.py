@@ -8,7 +8,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dgm.config import RunConfig
 from dgm.errors import DgmError
 
 if TYPE_CHECKING:
@@ -29,6 +30,12 @@ SEED_AGENT = Path(__file__).resolve().parent.parent / "seed_agent"
 
 class EvalError(DgmError):
     """A bad `dgm eval` request (unknown agent directory, ...): one line, exit code 2."""
+
+
+class EvalFailed(DgmError):
+    """The host failed an evaluation (not the agent): one line, exit code 1."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -46,6 +53,8 @@ class EvalSummary:
     results: dict[str, TaskResult] = field(default_factory=dict)
     seconds: float = 0.0
     interrupted: bool = False
+    held: dict[str, str] = field(default_factory=dict)
+    """Tasks not recorded because the model provider failed (not the agent), with why."""
 
     @property
     def counts(self) -> Counter:
@@ -101,6 +110,9 @@ def run_eval(
     api_base: str | None = None,
     limit: int | None = None,
     console: Console | None = None,
+    cost_unknown: str = "refuse",
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> EvalSummary:
     """Evaluate `agent` on every task of `benchmark`/`subset`; bad input raises before any
     sandbox starts. Ctrl-C stops the run, removes its containers and re-raises."""
@@ -118,11 +130,15 @@ def run_eval(
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(out or Path("runs") / f"eval-{benchmark}-{subset}-{stamp}")
-    gateway = Gateway(
-        model=model, api_base=api_base, ledger=MemoryLedger(), seed=seed,
-        sim_fault_rate=fault_rate,
-    )  # fmt: skip
+    # a run's defaults: per-session caps, provider timeouts and retries (docs/run.toml)
+    options = RunConfig.parse(
+        {"model": model, "api_base": api_base, "seed": seed, "sim_fault_rate": fault_rate,
+         "cost_unknown": cost_unknown}
+    ).gateway_options()  # fmt: skip
+    gateway = Gateway(ledger=MemoryLedger(), **options)
     ensure_image(console=console)
+    if hasattr(suite, "prepare"):
+        suite.prepare(console=console)  # the suite's own images (polyglot's toolchains)
     run_id = f"eval-{uuid.uuid4().hex[:8]}"
     summary = EvalSummary(
         str(agent_dir), benchmark, subset, model, seed, workers, str(out), run_id=run_id
@@ -133,7 +149,8 @@ def run_eval(
         snapshot = snapshot_agent(agent_dir, Path(tmp) / "agent")
         Path(tmp).chmod(0o755)
         try:
-            _run_all(snapshot, tasks, summary, gateway, run_id, out, timeout, console)
+            where = (executor, ray_address)
+            _run_all(snapshot, tasks, summary, gateway, run_id, out, timeout, console, where)
         except KeyboardInterrupt:
             summary.interrupted = True
             raise
@@ -145,12 +162,15 @@ def run_eval(
     return summary
 
 
-def _run_all(agent_dir, tasks: list[Task], summary, gateway, run_id, out, timeout, console):
-    from dgm.evaluate import run_task
-    from sandbox import SandboxConfig, remove_orphans, wait_for_removals
+def _run_all(agent_dir, tasks: list[Task], summary, gateway, run_id, out, timeout, console,
+             where=("local", None)):  # fmt: skip
+    from dgm.executors import make_executor, pack_dir
+    from dgm.fm import ProviderDown
+    from dgm.jobs import eval_task_job, finish_eval_task
+    from sandbox import remove_orphans, wait_for_removals
 
-    config = SandboxConfig(background_removal=True)
-    pool = ThreadPoolExecutor(summary.workers, thread_name_prefix="dgm-eval")
+    source = pack_dir(agent_dir)
+    pool = make_executor(where[0], summary.workers, gateway, where[1])
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[tally]}"), TimeElapsedColumn(),
@@ -162,27 +182,50 @@ def _run_all(agent_dir, tasks: list[Task], summary, gateway, run_id, out, timeou
                 f"{summary.benchmark}/{summary.subset}", total=len(tasks), tally=""
             )
             for task in tasks:
-                fut = pool.submit(
-                    run_task, agent_dir, task, gateway=gateway, run_id=run_id, node=0,
-                    attempt=0, sandbox_config=config, log_dir=out / "logs", timeout=timeout,
-                )  # fmt: skip
-                futures[fut] = task
+                futures[pool.submit(eval_task_job(source, task, run_id, timeout))] = task
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    summary.results[futures[fut].id] = fut.result()
+                    task = futures[fut]
+                    try:
+                        ran = _result(fut, task)
+                        if ran.lost:  # its node died: nothing is known, so it runs again
+                            again = pool.submit(eval_task_job(source, task, run_id, timeout))
+                            futures[again] = task
+                            pending.add(again)
+                            continue
+                        summary.results[task.id] = finish_eval_task(ran, out / "logs")
+                    except ProviderDown as exc:
+                        if exc.fatal:  # a refused key or model fails every task alike
+                            raise
+                        summary.held[futures[fut].id] = str(exc)
                 resolved = summary.counts["resolved"]
                 tally = f"resolved {resolved}  not {len(summary.results) - resolved}"
-                progress.update(bar, completed=len(summary.results), tally=tally)
+                if summary.held:
+                    tally += f"  not recorded {len(summary.held)}"
+                finished = len(summary.results) + len(summary.held)
+                progress.update(bar, completed=finished, tally=tally)
     except BaseException:
         # Ctrl-C or an environment failure: drop queued tasks, kill the running ones
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(cancel=True)
         remove_orphans(run=run_id)
         _drain(futures, run_id)
         raise
-    pool.shutdown(wait=True)
+    pool.shutdown()
     wait_for_removals()
+
+
+def _result(fut: Future, task: Task):
+    """The task's result; an unexpected failure of the host becomes one line, not a
+    traceback (what the agent does is an outcome, never an exception)."""
+    try:
+        return fut.result()
+    except Exception as exc:
+        if isinstance(getattr(exc, "exit_code", None), int):
+            raise  # ours: already one line with its exit code
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise EvalFailed(f"evaluating {task.id} failed: {type(exc).__name__}: {first}") from exc
 
 
 def _drain(futures: dict[Future, Task], run_id: str, patience: float = 30.0) -> None:
@@ -209,6 +252,12 @@ def report(summary: EvalSummary, console: Console) -> None:
     per_min = n / summary.seconds * 60 if summary.seconds else 0.0
     console.print(f"  time       {summary.seconds:.1f} s ({per_min:.1f} evaluations/min)")
     console.print(f"  logs       {summary.out}/logs/<task>-0/ (transcript.md, grading.txt)")
+    if summary.held:
+        first = next(iter(summary.held.values()))
+        console.print(
+            f"  [yellow]not recorded[/yellow] {len(summary.held)} task(s): the model provider "
+            f"failed, not the agent ({first[:200]})"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -228,6 +277,13 @@ def eval_command(
     fault_rate: float = typer.Option(0.45, "--fault-rate", help="`sim` only: faulty answers."),
     api_base: str = typer.Option(None, "--api-base", help="OpenAI-compatible base URL."),
     limit: int = typer.Option(None, help="Only the first N tasks of the subset."),
+    cost_unknown: str = typer.Option(
+        "refuse", "--cost-unknown", help="refuse a model litellm has no price for, or ignore."
+    ),
+    executor: str = typer.Option("local", help="local (threads) or ray."),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="With --executor ray: auto or HOST:PORT (default: start one)."
+    ),
 ) -> None:
     """Evaluate one agent on a benchmark subset; per-task logs and a summary go to --out."""
     console = Console(stderr=True)
@@ -235,7 +291,8 @@ def eval_command(
         summary = run_eval(
             agent, benchmark, subset, model=model, workers=workers, seed=seed, out=out,
             path=path, timeout=timeout, fault_rate=fault_rate, api_base=api_base, limit=limit,
-            console=console,
+            console=console, cost_unknown=cost_unknown, executor=executor,
+            ray_address=ray_address,
         )  # fmt: skip
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]: its containers are removed")

@@ -20,15 +20,27 @@ def run(
     config: Path = typer.Option(None, "--config", "-c", help="A run.toml file."),
     resume: str = typer.Option(None, "--resume", help="Continue this run (name or path)."),
     benchmark: str = typer.Option(None, help="humaneval, bugfix or polyglot."),
+    benchmark_path: Path = typer.Option(
+        None, "--benchmark-path", help="A local checkout of the suite (polyglot)."
+    ),
+    languages: str = typer.Option(
+        None, help="Languages of polyglot to use, comma-separated (e.g. python,rust)."
+    ),
     subset: str = typer.Option(None, help="small, medium or full."),
     policy: str = typer.Option(None, help="hgm, dgm, greedy, random or latest."),
     model: str = typer.Option(None, help="A litellm model name; `sim` is the offline simulator."),
     api_base: str = typer.Option(None, "--api-base", help="OpenAI-compatible base URL."),
     workers: int = typer.Option(None, help="Concurrent sandbox workers."),
+    executor: str = typer.Option(None, help="local (threads, the default) or ray."),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="With --executor ray: auto or HOST:PORT (default: start one)."
+    ),
     budget_evals: int = typer.Option(None, "--budget-evals", help="Task evaluations."),
     budget_expansions: int = typer.Option(None, "--budget-expansions", help="Expansions."),
     budget_dollars: float = typer.Option(None, "--budget-dollars", help="FM dollars."),
     budget_seconds: float = typer.Option(None, "--budget-seconds", help="Wall seconds."),
+    budget_tokens: int = typer.Option(None, "--budget-tokens", help="FM tokens."),
+    budget_calls: int = typer.Option(None, "--budget-calls", help="FM calls."),
     seed: int = typer.Option(None, help="Seeds the policy, entries and the sim model."),
     meta: str = typer.Option(None, help="fixed (loop diagnoses) or agent (hyperagent)."),
     name: str = typer.Option(None, help="Run name (directory under runs/)."),
@@ -46,11 +58,15 @@ def run(
         cfg = RunConfig.load(
             config,
             benchmark=benchmark,
+            benchmark_path=benchmark_path.expanduser().resolve() if benchmark_path else None,
+            languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
             subset=subset,
             policy=policy,
             model=model,
             api_base=api_base,
             workers=workers,
+            executor=executor,
+            ray_address=ray_address,
             seed=seed,
             meta=meta,
             name=name,
@@ -60,6 +76,8 @@ def run(
                 "budget.expansions": budget_expansions,
                 "budget.dollars": budget_dollars,
                 "budget.wall_seconds": budget_seconds,
+                "budget.tokens": budget_tokens,
+                "budget.calls": budget_calls,
             },
         )
         summary = runner.start(cfg, console)
@@ -73,6 +91,12 @@ def report(s) -> None:
     console.print(f"  nodes           {s.nodes} ({s.invalid} invalid)")
     fake = " (sim's fake price)" if s.run.load_config().model == "sim" else ""
     console.print(f"  evaluations     {s.evaluations}   FM cost ${s.cost:.4f}{fake}")
+    if s.final_evals:
+        budget = f" (budget {s.budget_evals})" if s.budget_evals is not None else ""
+        console.print(
+            f"                  {s.evaluations - s.final_evals} by the loop{budget} + "
+            f"{s.final_evals} final evaluations of the seed and best agents, beyond the budget"
+        )
     rows = (("best agent", s.final, s.final_score), ("seed agent", 0, s.seed_score))
     for label, node, (k, n) in rows:
         partial = f" (tried {n} of the subset's {s.subset_size})" if n < s.subset_size else ""

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sandbox import IMAGE_NAME, Sandbox, SandboxConfig, ensure_image, remove_orphans
+from sandbox import IMAGE_NAME, Sandbox, SandboxConfig, cleanup, ensure_image, remove_orphans
 
 PROBE = (
     "import os, socket, sys; print('python', sys.version.split()[0]); "
@@ -23,10 +23,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sandbox_app, name="sandbox")
 
     @sandbox_app.command("build")
-    def build(force: bool = typer.Option(False, help="Rebuild even when up to date.")) -> None:
-        """Build the sandbox image when it is missing or stale."""
+    def build(
+        force: bool = typer.Option(False, help="Rebuild even when up to date."),
+        profile: str = typer.Option(
+            "default", help="default (python3 and git) or polyglot (+ C++, Go, Java, JS, Rust)."
+        ),
+    ) -> None:
+        """Build the sandbox image of a profile when it is missing or stale."""
+        from sandbox.image import PROFILES
+
+        if profile not in PROFILES:
+            raise typer.BadParameter(f"unknown profile '{profile}' (choose {', '.join(PROFILES)})")
         console = Console(stderr=True)
-        tag = ensure_image(console=console, force=force)
+        tag = ensure_image(console=console, force=force, profile=profile)
         console.print(f"sandbox image ready: [bold]{tag}[/bold]")
 
     @sandbox_app.command("check")
@@ -54,6 +63,14 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @sandbox_app.command("clean")
-    def clean() -> None:
-        """Remove every dgm sandbox container left behind."""
-        Console().print(f"removed {remove_orphans()} container(s)")
+    def clean(
+        all_: bool = typer.Option(
+            False, "--all", help="Every dgm container, those of live runs and tests too."
+        ),
+    ) -> None:
+        """Remove the containers and temporary folders of dgm processes that are gone."""
+        containers, _ = cleanup.sweep()
+        if all_:
+            containers += remove_orphans()
+        folders = cleanup.roots_removed  # with those the start-up of this command removed
+        Console().print(f"removed {containers} container(s) and {folders} temporary folder(s)")

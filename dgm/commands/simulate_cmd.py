@@ -49,7 +49,10 @@ def _params(items: list[str]) -> dict[str, dict[str, str]]:
 
 def simulate(
     policies: str = typer.Option(
-        "dgm,hgm,greedy,random,latest", metavar="LIST", help="Comma-separated policy names."
+        "dgm,hgm,greedy,random,latest",
+        metavar="LIST",
+        help="Comma-separated policy names; NAME:LABEL runs a policy again under its own "
+        "--param values (e.g. hgm,hgm:raw --param hgm:raw.invalid_child_failures=0).",
     ),
     landscape: str = typer.Option(
         "mismatch", metavar="NAME", help=f"One of: {', '.join(FAMILIES)}."
@@ -114,11 +117,14 @@ def simulate(
         print(json.dumps(summary, indent=2))
         return
     console.print(report.table(summary))
+    lines = report.paired_lines(summary)
+    if lines:
+        console.print("paired over the same landscapes: " + "; ".join(lines), highlight=False)
     console.print(
         "[dim]final: true solve rate of the policy's final agent (mean over seeds, 95 % "
-        "interval of the mean); regret tree: against the best node in its own tree; regret "
-        "reach: against the best node any policy found on the same landscape; wall s: summed "
-        "over seeds.[/dim]"
+        "interval of the mean); regret: against the best node in its own tree; reach: regret "
+        "against the best node any policy found on the same landscape; invalid: the "
+        "share of expansions whose child was invalid; wall s: summed over seeds.[/dim]"
     )
     if plot is not None:
         console.print(f"plot written to {plot}")

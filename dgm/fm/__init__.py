@@ -3,7 +3,14 @@ offline `sim` model (which is not a language model)."""
 
 from dgm.fm.budget import Budget
 from dgm.fm.cache import ResponseCache, canonical_key
-from dgm.fm.errors import BudgetExceeded, CacheMiss, FMError, ProviderError, RequestError
+from dgm.fm.errors import (
+    BudgetExceeded,
+    CacheMiss,
+    FMError,
+    ProviderDown,
+    ProviderError,
+    RequestError,
+)
 from dgm.fm.gateway import Gateway, validate_model
 from dgm.fm.ledger import FMCallRow, Ledger, MemoryLedger
 from dgm.fm.session import ROLES, Session, SessionTags
@@ -19,6 +26,7 @@ __all__ = [
     "Gateway",
     "Ledger",
     "MemoryLedger",
+    "ProviderDown",
     "ProviderError",
     "RequestError",
     "ResponseCache",

@@ -34,3 +34,13 @@ class ProviderError(FMError):
 
 class RequestError(FMError):
     """A malformed chat-completions request (bad JSON, no messages, ...)."""
+
+
+class ProviderDown(ProviderError):
+    """The provider, not the agent, failed: 5xx or timeouts after the gateway's retries, no
+    connection, or (`fatal`) it refused the run's credentials or model. Work that hit this
+    is held (a resume runs it again); a fatal one stops the run at once."""
+
+    def __init__(self, message: str, fatal: bool = False):
+        super().__init__(message, 503, "provider_unavailable")
+        self.fatal = fatal

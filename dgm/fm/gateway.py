@@ -2,8 +2,11 @@
 
 Containers reach it through a per-session Unix socket (see `session.py`); host code calls
 `Gateway.complete`. Each call is checked against the budget, answered from the cache or by
-`litellm.completion` (with retries), priced with litellm's local price table, and written to
-the ledger, errors included.
+`litellm.completion` (the only retry policy of the path, honouring `Retry-After`), priced
+with litellm's local price table, and written to the ledger: one row per answer, one per
+failed provider attempt. A reply without `usage` is counted with litellm's tokenizer and its
+row marked `estimated`. A call is recorded when the provider answers, even if the agent that
+asked is gone.
 """
 
 from __future__ import annotations
@@ -14,43 +17,40 @@ import os
 import random
 import threading
 import time
+from pathlib import Path
 
 import litellm
 
-from dgm.fm import provider
+from dgm.fm import faults, provider, replies
 from dgm.fm.budget import Budget, BudgetKeeper
 from dgm.fm.cache import ResponseCache, canonical_key
-from dgm.fm.errors import BudgetExceeded, CacheMiss, FMError, ProviderError, RequestError
-from dgm.fm.server import error_body
+from dgm.fm.errors import (
+    BudgetExceeded,
+    CacheMiss,
+    FMError,
+    ProviderDown,
+    ProviderError,
+    RequestError,
+)
+from dgm.fm.server import MAX_BODY, MAX_CONNECTIONS, error_body
 from dgm.fm.session import Session, SessionTags
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 litellm.suppress_debug_info = True
 log = logging.getLogger(__name__)
-
-# Request fields forwarded to the model (and part of the cache key); others are ignored.
-SAMPLING_PARAMS = (
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-    "tool_choice", "parallel_tool_calls", "response_format", "presence_penalty",
-    "frequency_penalty",
-)  # fmt: skip
-RETRYABLE = (
-    litellm.RateLimitError,
-    litellm.APIConnectionError,
-    litellm.Timeout,
-    litellm.ServiceUnavailableError,
-    litellm.InternalServerError,
-    litellm.BadGatewayError,
-)
-
+logging.getLogger("dgm.fm").addHandler(logging.NullHandler())  # never Python's stderr fallback
 
 SIM_PRICE_PER_TOKEN = (1e-6, 4e-6)
 """`sim`'s fake price in dollars per prompt and per completion token ($1 / $4 a million)."""
 
 
-def validate_model(model: str, api_base: str | None = None, cost_unknown: str = "refuse") -> None:
-    """Raise FMError for a model litellm cannot route, or one without a known price unless
-    `cost_unknown == "ignore"`."""
+def validate_model(
+    model: str, api_base: str | None = None, cost_unknown: str = "refuse",
+    dollar_budget: float | None = None,
+) -> None:  # fmt: skip
+    """Raise FMError for a model litellm cannot route, one without a known price unless
+    `cost_unknown == "ignore"`, and a dollar budget for a model without a price (it would
+    never be reached: every call would cost $0)."""
     if cost_unknown not in ("refuse", "ignore"):
         raise FMError(f"cost_unknown must be 'refuse' or 'ignore', not {cost_unknown!r}")
     if provider.is_sim(model):
@@ -62,9 +62,17 @@ def validate_model(model: str, api_base: str | None = None, cost_unknown: str = 
             f"unknown model {model!r}: litellm has no provider for it "
             "(e.g. openai/gpt-4o-mini, anthropic/..., ollama/..., or sim)"
         ) from None
-    if cost_unknown == "refuse" and not _priced(model):
+    if _priced(model):
+        return
+    if dollar_budget is not None:
         raise FMError(
-            f'model {model!r} has no known price; set cost_unknown = "ignore" to run it anyway'
+            f"model {model!r} has no known price, so a dollar budget cannot be kept; use a "
+            "token or call budget instead (budget.tokens / budget.calls, --budget-tokens)"
+        )
+    if cost_unknown == "refuse":
+        raise FMError(
+            f'model {model!r} has no known price; set cost_unknown = "ignore" (dgm eval: '
+            "--cost-unknown ignore) to run it anyway, with a token or call budget"
         )
 
 
@@ -91,35 +99,55 @@ class Gateway:
         cost_unknown: str = "refuse",
         sim_fault_rate: float = 0.45,
         sim_broken_weight: float = 0.15,
+        sim_hack_weight: float = 0.0,
         timeout: float = 120,
         retries: int = 4,
         backoff: float = 1.0,
+        max_retry_wait: float = 60.0,
+        session_connections: int = MAX_CONNECTIONS,
+        max_request_bytes: int = MAX_BODY,
+        secrets: list[str] | None = None,
+        log_path=None,
     ):
-        validate_model(model, api_base, cost_unknown)
+        budget = budget or Budget()
+        validate_model(model, api_base, cost_unknown, budget.dollars)
         self.model, self.api_base, self.ledger = model, api_base, ledger
         self.seed, self.cost_unknown, self.sim_fault_rate = seed, cost_unknown, sim_fault_rate
-        self.sim_broken_weight = sim_broken_weight
-        self.timeout, self.backoff = timeout, backoff
+        self.sim_broken_weight, self.sim_hack_weight = sim_broken_weight, sim_hack_weight
+        self.timeout, self.backoff, self.max_retry_wait = timeout, backoff, max_retry_wait
+        self.session_connections, self.max_request_bytes = session_connections, max_request_bytes
         self.is_sim = provider.is_sim(model)
         self.retries = 0 if self.is_sim else retries  # sim is deterministic: retrying is futile
         if self.is_sim:
             provider.register()
         self.litellm_model = provider.litellm_model(model)
+        self.priced = self.is_sim or _priced(model)
+        self.redact = faults.Redactor(secrets)
         self.cache = ResponseCache(cache_dir, cache_mode)
-        calls, _, dollars = ledger.fm_totals() if hasattr(ledger, "fm_totals") else (0, 0, 0.0)
-        self.budget = BudgetKeeper(budget or Budget(), spent_dollars=dollars, spent_calls=calls)
+        calls, tokens, dollars = _spent(ledger)
+        self.budget = BudgetKeeper(budget, dollars, calls, tokens)
         self._sessions: set[Session] = set()
         self._lock = threading.Lock()
         self._ledger_lock = threading.Lock()
         self._closed = False
+        self._log_handler = None
+        if log_path is not None:  # the run's log: dropped replies, connection errors
+            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+            self._log_handler = logging.FileHandler(log_path, encoding="utf-8")
+            self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+            logger = logging.getLogger("dgm.fm")
+            logger.addHandler(self._log_handler)
+            logger.setLevel(logging.INFO)
 
     # -- public API ------------------------------------------------------------------------
-    def session(self, tags: SessionTags, sim_context: dict | None = None) -> Session:
-        """Open a session (its socket serves at once); use it as a context manager."""
+    def session(self, tags: SessionTags, sim_context: dict | None = None,
+                max_calls: int | None = None) -> Session:  # fmt: skip
+        """Open a session (its socket serves at once); use it as a context manager.
+        `max_calls` tightens the budget's per-session call cap for this one."""
         with self._lock:
             if self._closed:
                 raise FMError("the FM gateway is closed")
-            session = Session(self, tags, sim_context)
+            session = Session(self, tags, sim_context, max_calls)
             self._sessions.add(session)
         try:
             return session.open()
@@ -145,13 +173,22 @@ class Gateway:
         """True once the run's FM budget refuses further calls."""
         return self.budget.exhausted
 
+    def call_deadline(self) -> float:
+        """The longest one call can stay at the provider, retries and waits included."""
+        return self.timeout * (self.retries + 1) + self.max_retry_wait * self.retries + 5
+
     def close(self) -> None:
-        """Close every open session; later `session()` calls fail."""
+        """Close every open session (waiting for calls at the provider, so they reach the
+        ledger); later `session()` calls fail."""
         with self._lock:
             self._closed = True
             sessions = list(self._sessions)
         for session in sessions:
             session.close()
+        if self._log_handler is not None:
+            logging.getLogger("dgm.fm").removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
 
     def _forget(self, session: Session) -> None:
         with self._lock:
@@ -175,17 +212,24 @@ class Gateway:
         except CacheMiss as exc:
             return 409, error_body(str(exc), "cache_miss")
         except ProviderError as exc:
-            return exc.status, error_body(str(exc), exc.kind)
+            return exc.status, error_body(self.redact(str(exc)), exc.kind)
         except Exception as exc:  # noqa: BLE001 - the agent gets an answer, the host a log
             log.exception("FM gateway failure")
-            return 500, error_body(f"gateway failure: {type(exc).__name__}: {exc}", "server_error")
+            message = self.redact(f"gateway failure: {type(exc).__name__}: {exc}")
+            return 500, error_body(message, "server_error")
 
     def serve(self, session: Session, payload) -> bytes:
         """Answer one request (a parsed chat-completions body) with a response body; every
-        outcome, error or not, writes one ledger row."""
-        start = time.monotonic()
+        outcome writes the ledger: one row per answer or refusal, one per failed attempt."""
+        session.call_started()
         try:
-            messages, tools, params = _parse(payload)
+            return self._serve(session, payload, time.monotonic())
+        finally:
+            session.call_ended()
+
+    def _serve(self, session: Session, payload, start: float) -> bytes:
+        try:
+            messages, tools, params = replies.parse_request(payload)
             index = session.next_index()
             key = None
             if self.cache.mode != "off":
@@ -204,20 +248,29 @@ class Gateway:
                         f"replay cache miss: node {tags.node}, task {tags.task}, role "
                         f"{tags.role}, attempt {tags.attempt}, call {index} (key {key[:16]})"
                     )
-            self.budget.reserve(session.spend)
+            guess = provider.estimate_tokens(messages) + provider.estimate_tokens(tools)
+            held = self.budget.reserve(session.spend, guess, self._price(guess, 0))
             cost, settled = 0.0, False
             try:
                 response = self._call_model(session, messages, tools, params, index)
-                body, cost = self._body(response), self._cost(response)
-                self.budget.settle(session.spend, cost)
+                model = self.litellm_model
+                prompt, completion, estimated = replies.usage(model, response, messages, tools)
+                body = replies.body(self.model, response, prompt, completion, estimated)
+                cost = self._price(prompt, completion)
+                self.budget.settle(session.spend, cost, tokens=prompt + completion,
+                                   reservation=held)  # fmt: skip
                 settled = True
             finally:
                 if not settled:
-                    self.budget.settle(session.spend, 0.0, counted=False)
+                    self.budget.settle(session.spend, 0.0, counted=False, reservation=held)
         except FMError as exc:
             if isinstance(exc, BudgetExceeded) and exc.scope == "run":
                 session.mark_refused()
-            self._record(session, 0, 0, 0.0, False, time.monotonic() - start, str(exc))
+            if isinstance(exc, ProviderDown):
+                session.mark_provider_fault(exc)
+            if not getattr(exc, "recorded", False):
+                error = self.redact(str(exc))
+                self._record(session, 0, 0, 0.0, False, time.monotonic() - start, error)
             raise
         if key is not None:
             self.cache.put(key, body)
@@ -239,119 +292,98 @@ class Gateway:
                     "node": tags.node, "task": tags.task, "attempt": tags.attempt,
                     "call_index": index, "fault_rate": self.sim_fault_rate,
                     "broken_weight": self.sim_broken_weight,
+                    "hack_weight": self.sim_hack_weight,
                 }
             }  # fmt: skip
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
+            began = time.monotonic()
             try:
                 return litellm.completion(**kwargs)
-            except litellm.ContextWindowExceededError as exc:
-                raise ProviderError(_line(exc), 400, "context_length_exceeded") from None
-            except RETRYABLE as exc:
-                if attempt == self.retries:
-                    tries = f" after {attempt + 1} attempts" if attempt else ""
-                    raise ProviderError(f"model provider failed{tries}: {_line(exc)}") from None
-                time.sleep(self.backoff * 2**attempt * random.uniform(0.5, 1.0))
-            except (litellm.BadRequestError, litellm.UnprocessableEntityError) as exc:
-                raise ProviderError(_line(exc), 400, "invalid_request_error") from None
-            except Exception as exc:  # noqa: BLE001 - auth, not found, provider bugs
-                raise ProviderError(f"model provider failed: {_line(exc)}") from None
-        raise AssertionError("unreachable")
+            except Exception as exc:  # noqa: BLE001 - sorted by kind below
+                error = self._attempt_failed(session, exc, attempt, began)
+                wait = faults.retry_wait(
+                    attempt, self.backoff, self.max_retry_wait, faults.retry_after(exc),
+                    random.uniform(0.5, 1.0),
+                )  # fmt: skip
+                # no one waits for a closed session's answer: stop retrying for it
+                if attempt >= self.retries or session.closing:
+                    raise error from None
+            time.sleep(wait)
+            attempt += 1
 
-    def _body(self, response) -> bytes:
-        """The OpenAI response document sent back (and cached), from litellm's response."""
-        choice = response.choices[0]
-        msg = choice.message
-        tool_calls = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.function.name, "arguments": call.function.arguments},
-            }
-            for call in (msg.tool_calls or [])
-        ]
-        usage = response.usage
-        doc = {
-            "id": response.id,
-            "object": "chat.completion",
-            "created": response.created,
-            "model": self.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": msg.content,
-                        "tool_calls": tool_calls or None,
-                    },
-                    "finish_reason": choice.finish_reason,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-            },
-        }
-        return json.dumps(doc, ensure_ascii=False).encode()
+    def _attempt_failed(self, session, exc: BaseException, attempt: int, began: float):
+        """Record one failed provider attempt; the error to raise if it is the last one
+        (a non-transient error is raised at once)."""
+        text = self.redact(faults.first_line(exc))
+        what = faults.kind(exc)
+        if what == "context":
+            error = ProviderError(text, 400, "context_length_exceeded")
+        elif what == "agent":
+            error = ProviderError(text, 400, "invalid_request_error")
+        elif what == "fatal":
+            error = ProviderDown(
+                f"the provider refused model {self.model!r}"
+                + (f" at {self.api_base}" if self.api_base else "")
+                + f": {text}",
+                fatal=True,
+            )
+        else:
+            tries = f" after {attempt + 1} attempts" if attempt else ""
+            error = ProviderDown(f"model provider failed{tries}: {text}")
+        error.recorded = True
+        row = text if isinstance(error, ProviderDown) and not error.fatal else str(error)
+        self._record(session, 0, 0, 0.0, False, time.monotonic() - began,
+                     f"attempt {attempt + 1}: {row}")  # fmt: skip
+        if what != "transient":
+            raise error from None
+        return error
 
-    def _cost(self, response) -> float:
-        usage = response.usage
+    def _price(self, prompt: int, completion: int) -> float:
         if self.is_sim:
             # A fixed, documented fake price, so cost views and dollar budgets have
             # something to show offline. It says nothing about any real model.
-            return (
-                usage.prompt_tokens * SIM_PRICE_PER_TOKEN[0]
-                + usage.completion_tokens * SIM_PRICE_PER_TOKEN[1]
-            )
+            return prompt * SIM_PRICE_PER_TOKEN[0] + completion * SIM_PRICE_PER_TOKEN[1]
+        if not self.priced:
+            return 0.0  # allowed only with cost_unknown="ignore" and no dollar budget
         try:
-            prompt, completion = litellm.cost_per_token(
-                model=self.litellm_model,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
+            cost = litellm.cost_per_token(
+                model=self.litellm_model, prompt_tokens=prompt, completion_tokens=completion
             )
-        except Exception:  # noqa: BLE001 - unpriced: allowed only with cost_unknown="ignore"
+        except Exception:  # noqa: BLE001
             return 0.0
-        return float(prompt + completion)
+        return float(sum(cost))
 
     def _answered(self, session: Session, body: bytes, cost: float, cached: bool, start) -> None:
         usage = json.loads(body).get("usage") or {}
         prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
         session.add(prompt + completion, cost)
-        self._record(session, prompt, completion, cost, cached, time.monotonic() - start, None)
+        self._record(session, prompt, completion, cost, cached, time.monotonic() - start, None,
+                     bool(usage.get("estimated")))  # fmt: skip
 
-    def _record(self, session, prompt, completion, cost, cached, seconds, error) -> None:
+    def _record(self, session, prompt, completion, cost, cached, seconds, error,
+                estimated=False) -> None:  # fmt: skip
         if self.ledger is None:
             return
         tags = session.tags
+        extra = {"estimated": True} if estimated else {}
         with self._ledger_lock:  # the ledger may be one SQLite connection
             self.ledger.record_fm_call(
                 session.id, tags.node, tags.task, tags.role, self.model, prompt, completion,
-                cost, cached, seconds, error,
+                cost, cached, seconds, error, **extra,
             )  # fmt: skip
 
 
-def _parse(payload) -> tuple[list, list | None, dict]:
-    """(messages, tools, sampling params) of a request, or RequestError."""
-    if not isinstance(payload, dict):
-        raise RequestError("request body must be a JSON object")
-    messages = payload.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise RequestError("'messages' must be a non-empty list")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise RequestError(f"messages[{i}] must be an object with a 'role'")
-    tools = payload.get("tools")
-    if tools is not None and not (
-        isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
-    ):
-        raise RequestError("'tools' must be a list of objects")
-    if payload.get("stream"):
-        raise RequestError("streaming is not supported by the FM gateway")
-    params = {k: payload[k] for k in SAMPLING_PARAMS if payload.get(k) is not None}
-    return messages, tools or None, params
-
-
-def _line(exc: BaseException) -> str:
-    """The first line of an exception's message, without litellm's prefixes."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:500]
+def _spent(ledger) -> tuple[int, int, float]:
+    """(calls, tokens, dollars) the run already spent: answered, uncached calls (failed
+    attempts and cache hits take nothing from a budget)."""
+    if ledger is None:
+        return 0, 0, 0.0
+    if hasattr(ledger, "fm_calls"):
+        rows = [r for r in ledger.fm_calls() if r.error is None and not r.cached]
+    elif hasattr(ledger, "rows"):
+        rows = [r for r in ledger.rows if r.error is None and not r.cached]
+    else:
+        return 0, 0, 0.0
+    tokens = sum(r.prompt_tokens + r.completion_tokens for r in rows)
+    return len(rows), tokens, float(sum(r.cost for r in rows))

@@ -12,7 +12,7 @@ class Ledger(Protocol):
 
     def record_fm_call(
         self, session, node, task, role, model, prompt_tokens, completion_tokens, cost,
-        cached, seconds, error=None,
+        cached, seconds, error=None, estimated=False,
     ) -> None: ...  # fmt: skip
 
 
@@ -31,6 +31,8 @@ class FMCallRow:
     cached: bool
     seconds: float
     error: str | None = None
+    estimated: bool = False
+    """The provider sent no usage: the tokens were counted by litellm's tokenizer."""
 
 
 class MemoryLedger:
@@ -42,12 +44,12 @@ class MemoryLedger:
 
     def record_fm_call(
         self, session, node, task, role, model, prompt_tokens, completion_tokens, cost,
-        cached, seconds, error=None,
+        cached, seconds, error=None, estimated=False,
     ) -> None:  # fmt: skip
         """Append one row."""
         row = FMCallRow(
             session, node, task, role, model, prompt_tokens, completion_tokens, cost, cached,
-            seconds, error,
+            seconds, error, estimated,
         )  # fmt: skip
         with self._lock:
             self.rows.append(row)

@@ -1,12 +1,17 @@
 """An HTTP/1.1 server on a Unix socket: the per-session endpoint containers talk to.
 
-Every connection gets a thread (keep-alive clients hold one); the session is known from the
-socket the request came through, never from anything in the request.
+Every connection gets a thread (keep-alive clients hold one), up to a cap per session: a
+sandboxed agent must not be able to grow the host's threads or memory through its socket, so
+connections past the cap get a 429 from the accepting thread and are closed, request bodies
+are capped, and an idle connection is dropped. The session is known from the socket the
+request came through, never from anything in the request. Nothing here prints: errors of a
+connection (an agent that hung up, a garbled request) go to the `dgm.fm` log.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import socketserver
 import threading
@@ -16,7 +21,10 @@ from http.server import BaseHTTPRequestHandler
 Handler = Callable[[bytes], tuple[int, bytes]]  # request body -> (status, response body)
 
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
-MAX_BODY = 64 * 1024 * 1024  # generous; a transcript of a long session stays well below
+MAX_BODY = 4 * 1024 * 1024  # default; a 200k-character conversation is well below
+MAX_CONNECTIONS = 8  # default open connections per session
+IDLE_SECONDS = 120  # a connection silent this long is closed (its thread ends)
+log = logging.getLogger("dgm.fm")
 
 
 def error_body(message: str, kind: str, code: str | None = None) -> bytes:
@@ -28,6 +36,7 @@ def error_body(message: str, kind: str, code: str | None = None) -> bytes:
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: UnixHTTPServer
+    timeout = IDLE_SECONDS  # socket timeout of every read: an idle connection ends
 
     def do_POST(self) -> None:  # noqa: N802 - the http.server naming
         if self.path.split("?", 1)[0].rstrip("/") not in CHAT_PATHS:
@@ -39,9 +48,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(411, error_body("Content-Length is required", "invalid_request_error"))
             return
-        if length < 0 or length > MAX_BODY:
+        limit = self.server.max_body
+        if length < 0 or length > limit:
+            # the body is not read: closing the connection is cheaper than draining it
             self.close_connection = True
-            self._send(413, error_body("request body too large", "invalid_request_error"))
+            message = f"request body of {length} bytes is over the {limit}-byte limit"
+            self._send(413, error_body(message, "invalid_request_error", "request_too_large"))
             return
         body = self.rfile.read(length)
         status, out = self.server.handler(body)
@@ -55,11 +67,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(404, error_body(f"no such endpoint: {self.path}", "not_found"))
 
     def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError as exc:  # the agent hung up (killed, timed out): its reply is dropped
+            self.close_connection = True
+            log.info("FM reply dropped, the client is gone: %s", exc)
 
     def address_string(self) -> str:
         return "fm.sock"  # Unix sockets have no peer address
@@ -74,8 +90,13 @@ class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer)
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, path: str, handler: Handler, model: str):
+    def __init__(
+        self, path: str, handler: Handler, model: str, max_connections: int = MAX_CONNECTIONS,
+        max_body: int = MAX_BODY,
+    ):  # fmt: skip
         self.handler, self.model = handler, model
+        self.max_connections, self.max_body = max_connections, max_body
+        self.refused_connections = 0
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
         super().__init__(path, _RequestHandler)
@@ -90,6 +111,36 @@ class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer)
         with self._conn_lock:
             self._connections.add(conn)
         return conn, addr
+
+    def process_request(self, request, client_address) -> None:
+        """A thread for the connection, or a 429 and close when the session has its cap."""
+        with self._conn_lock:
+            over = len(self._connections) > self.max_connections  # it counts itself
+            if over:
+                self.refused_connections += 1
+        if not over:  # ThreadingMixIn's, with a name the host can count threads by
+            thread = threading.Thread(
+                target=self.process_request_thread, args=(request, client_address),
+                name="fm-connection", daemon=True,
+            )  # fmt: skip
+            thread.start()
+            return
+        message = f"too many connections to the FM gateway (at most {self.max_connections})"
+        body = error_body(message, "rate_limit_error", "too_many_connections")
+        head = (
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+            f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:  # never block the accepting thread on an agent that does not read
+            request.setblocking(False)
+            request.send(head.encode() + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def handle_error(self, request, client_address) -> None:
+        """An error in a connection's thread: logged, never printed over the display."""
+        log.info("FM connection error", exc_info=True)
 
     def shutdown_request(self, request) -> None:
         with self._conn_lock:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dgm.fm.budget import Spend
-from dgm.fm.errors import BudgetExceeded, FMError
+from dgm.fm.errors import BudgetExceeded, FMError, ProviderDown
 from dgm.fm.server import UnixHTTPServer
+from sandbox import cleanup
 
 if TYPE_CHECKING:
     from dgm.fm.gateway import Gateway
@@ -42,11 +43,12 @@ class Session:
     """A context manager: while open, `socket_dir/fm.sock` serves chat completions charged to
     `tags`. `sim_context` stays on the host (it only reaches the sim model)."""
 
-    def __init__(self, gateway: Gateway, tags: SessionTags, sim_context: dict | None = None):
+    def __init__(self, gateway: Gateway, tags: SessionTags, sim_context: dict | None = None,
+                 max_calls: int | None = None):  # fmt: skip
         self.gateway, self.tags = gateway, tags
         self.sim_context = dict(sim_context or {})
         self.id = uuid.uuid4().hex[:12]
-        self.spend = Spend()  # what the budget keeper charges
+        self.spend = Spend(max_calls=max_calls)  # what the budget keeper charges
         self.socket_dir: Path | None = None
         self.env = {
             "DGM_FM_SOCKET": f"{CONTAINER_SOCKET_DIR}/{SOCKET_NAME}",
@@ -58,6 +60,10 @@ class Session:
         self._tokens = 0
         self._cost = 0.0
         self._refused = False
+        self._provider_fault: ProviderDown | None = None
+        self.closing = False  # set once the session ends: its calls are no longer retried
+        self._in_flight = 0
+        self._idle = threading.Condition(self._lock)
         self._server: UnixHTTPServer | None = None
 
     # -- counters (thread-safe) ------------------------------------------------------------
@@ -78,9 +84,43 @@ class Session:
         with self._lock:
             self._refused = True
 
+    def mark_provider_fault(self, exc: ProviderDown) -> None:
+        with self._lock:
+            if self._provider_fault is None or exc.fatal:
+                self._provider_fault = exc
+
+    @property
+    def provider_fault(self) -> ProviderDown | None:
+        """The provider failure (after the gateway's retries) this session met, if any."""
+        with self._lock:
+            return self._provider_fault
+
     def raise_if_refused(self) -> None:
+        """Raise when what the agent did in this session measures the run's budget or the
+        provider's health rather than the agent: the job is held, not recorded."""
         if self.refused:
             raise BudgetExceeded("the FM budget ran out during this job; it is not recorded")
+        fault = self.provider_fault
+        if fault is not None:
+            raise ProviderDown(
+                f"{fault}; the job is not recorded (the provider failed, not the agent)",
+                fatal=fault.fatal,
+            )
+
+    def call_started(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def call_ended(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no call of this session is at the provider (its answer is in the
+        ledger and the counters, whoever still waits for it); False on timeout."""
+        with self._lock:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
     @property
     def tokens(self) -> int:
@@ -113,13 +153,16 @@ class Session:
 
     def open(self) -> Session:
         """Create the socket directory and start serving."""
-        directory = Path(tempfile.mkdtemp(prefix="dgm-fm-"))
+        # In this process's scratch root: swept if the process is killed (sandbox/cleanup.py)
+        directory = Path(tempfile.mkdtemp(prefix="dgm-fm-", dir=cleanup.owner().path))
         try:
             directory.chmod(0o755)  # the sandbox's non-root user must reach the socket
             path = directory / SOCKET_NAME
             self._server = UnixHTTPServer(
-                str(path), lambda body: self.gateway.handle_http(self, body), self.gateway.model
-            )
+                str(path), lambda body: self.gateway.handle_http(self, body), self.gateway.model,
+                max_connections=self.gateway.session_connections,
+                max_body=self.gateway.max_request_bytes,
+            )  # fmt: skip
             os.chmod(path, 0o666)
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
@@ -128,10 +171,14 @@ class Session:
         return self
 
     def close(self) -> None:
-        """Stop serving and remove the socket directory (idempotent)."""
+        """Stop serving, wait for the calls still at the provider (bounded by the per-call
+        timeout) so they reach the ledger and this session's counters, and remove the socket
+        directory (idempotent)."""
+        self.closing = True
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+        self.wait_idle(self.gateway.call_deadline())
         if self.socket_dir is not None:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
             self.socket_dir = None

@@ -25,7 +25,7 @@ from dgm.fm.simtypes import SimRequest
 MAX_WRITES = 4  # answers written per solve session before sim gives up rewriting
 MALFORMED_RATE = 0.05  # diagnoses answered with broken JSON, to exercise the error path
 ANCHORED_PREFERENCE = 0.85  # how often a diagnosis picks a change that fits the source
-KIND_WEIGHTS = {"good": 0.6, "harmful": 0.25, "broken": 0.15}
+KIND_WEIGHTS = {"good": 0.6, "harmful": 0.25, "broken": 0.15, "hack": 0.0}
 # The agent's own instructions asking for testing before finishing (what a better agent adds).
 TEST_FIRST = [
     re.compile(
@@ -117,6 +117,7 @@ def _instructions(messages: list[dict]) -> str:
 
 # -- solve -------------------------------------------------------------------------------------
 WRITE_MARK = "DGM_SIM_EOF"
+MANIFEST_SUFFIXES = (".toml", ".mod", ".json", ".gradle", "CMakeLists.txt")
 
 
 def _solve(req: SimRequest) -> dict:
@@ -199,7 +200,9 @@ def _write(req, reference: dict[str, str], number: int, tools: set[str], text: s
     files = dict(reference)
     rng = rng_for(req, "write", number)
     if rng.random() < req.fault_rate:
-        candidates = sorted(p for p in files if p.endswith(".py")) or sorted(files)
+        # A fault goes into code: never a build manifest (Cargo.toml, go.mod, package.json).
+        code = [p for p in files if not p.endswith(MANIFEST_SUFFIXES)]
+        candidates = sorted(p for p in files if p.endswith(".py")) or sorted(code or files)
         target = candidates[int(rng.integers(len(candidates)))]
         files[target] = inject_fault(files[target], rng)
     if "editor" in tools:
@@ -221,7 +224,7 @@ def _diagnose(req: SimRequest) -> str:
     rng = rng_for(req, "diagnose", req.call_index)
     anchored = [c for c in catalogue.values() if c.anchored_in(prompt)]
     pool = anchored if anchored and rng.random() < ANCHORED_PREFERENCE else list(catalogue.values())
-    kind_weights = {**KIND_WEIGHTS, "broken": req.broken_weight}
+    kind_weights = {**KIND_WEIGHTS, "broken": req.broken_weight, "hack": req.hack_weight}
     weights = np.array([kind_weights[c.kind] for c in pool])
     change = pool[int(rng.choice(len(pool), p=weights / weights.sum()))]
     answer = json.dumps(

@@ -20,3 +20,4 @@ class SimRequest:
     call_index: int  # 0-based index of this call within the session
     fault_rate: float  # probability of an injected fault per solve answer
     broken_weight: float = 0.15  # weight of each broken catalogue change in a diagnosis
+    hack_weight: float = 0.0  # weight of each reward-hacking catalogue change

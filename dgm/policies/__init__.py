@@ -23,7 +23,7 @@ from dgm.policies.base import BasePolicy, posterior_mean
 from dgm.policies.dgm_policy import DGMPolicy
 from dgm.policies.hgm import HGMPolicy, beta_lower_quantile, cooldown_tau
 from dgm.policies.simple import GreedyPolicy, LatestPolicy, RandomPolicy
-from dgm.policies.tree import INVALID, PENDING, VALID, TreeState
+from dgm.policies.tree import INVALID, PENDING, QUARANTINED, VALID, TreeState
 
 _CLASSES: dict[str, type[BasePolicy]] = {
     cls.name: cls for cls in (DGMPolicy, HGMPolicy, GreedyPolicy, RandomPolicy, LatestPolicy)
@@ -54,6 +54,7 @@ __all__ = [
     "POLICIES",
     "Policy",
     "PolicyError",
+    "QUARANTINED",
     "RandomPolicy",
     "Stop",
     "TreeState",

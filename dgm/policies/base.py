@@ -18,8 +18,9 @@ def posterior_mean(s: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def wait_or_stop(tree: TreeState, why: str) -> Wait | Stop:
-    """Nothing to start: wait when work is in flight (its results may open options)."""
-    return Wait() if tree.n_in_flight else Stop(why)
+    """Nothing to start: wait when work is in flight (its results may open options) or a
+    quarantined node waits for a person's decision (an approval may open options)."""
+    return Wait() if tree.n_in_flight or tree.n_waiting else Stop(why)
 
 
 class BasePolicy:
@@ -80,6 +81,13 @@ class BasePolicy:
 
     # -- the protocol ------------------------------------------------------------------------
     def next_action(self, tree: TreeState):
+        """The next action. The tree first takes in the archive's quarantine decisions, so a
+        node quarantined (or approved by a person, from another process) since the last
+        decision is already out (or back in)."""
+        tree.refresh()
+        return self.decide(tree)
+
+    def decide(self, tree: TreeState):
         raise NotImplementedError
 
     def tell(self, action: Expand | Evaluate, result: ActionResult) -> None:

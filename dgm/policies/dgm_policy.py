@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from dgm.policies.actions import ActionResult, Evaluate, Expand, Stop, Wait
+from dgm.policies.actions import ActionResult, Evaluate, Expand, Wait
 from dgm.policies.base import BasePolicy, posterior_mean, wait_or_stop
-from dgm.policies.tree import VALID, TreeState
+from dgm.policies.tree import INVALID, VALID, TreeState
 
 SELECTIONS = ("score_child_prop", "score_prop", "best", "random")
 ARCHIVE_RULES = ("keep_all", "keep_better")
@@ -107,7 +107,10 @@ class DGMPolicy(BasePolicy):
         self.stage_of[node] = stage
         self.queue.append(Evaluate(node, self.stage_tasks[stage]))
 
-    def next_action(self, tree: TreeState):
+    def decide(self, tree: TreeState):
+        # Planned work on a node quarantined since it was planned (a tampered result of an
+        # earlier stage) is dropped: no further stage for it, no child of it.
+        self.queue = [a for a in self.queue if tree.status[_target(a)] == VALID]
         if not self.queue and not self.outstanding:
             self._close_generation(tree)
             if 0 not in self.stage_of:  # the seed is evaluated first, staged like any node
@@ -117,7 +120,7 @@ class DGMPolicy(BasePolicy):
             else:
                 parents = self.choose_parents(tree)
                 if not parents:
-                    return Stop("no valid evaluated node in the archive")
+                    return wait_or_stop(tree, "no valid evaluated node in the archive")
                 self.generation += 1
                 self.queue.extend(Expand(p) for p in parents)
         if self.queue:
@@ -133,7 +136,9 @@ class DGMPolicy(BasePolicy):
             floor = seed_score - self.params["noise_leeway"]
             keep = [c for c in self.children
                     if posterior_mean(tree.own_s[c], tree.own_n[c]) >= floor]  # fmt: skip
-        self.archive.extend(c for c in keep if tree.status[c] == VALID)
+        # Quarantined children join too: selection skips them while they are held, and an
+        # approved one becomes a candidate again.
+        self.archive.extend(c for c in keep if tree.status[c] != INVALID)
         self.children = []
 
     def tell(self, action: Expand | Evaluate, result: ActionResult) -> None:
@@ -172,6 +177,10 @@ class DGMPolicy(BasePolicy):
         self.archive = [int(c) for c in d.get("archive", [0])]
         self.stage_of = {int(k): int(v) for k, v in d.get("stage_of", {}).items()}
         self.stage_score = {int(k): list(v) for k, v in d.get("stage_score", {}).items()}
+
+
+def _target(a: Expand | Evaluate) -> int:
+    return a.parent if isinstance(a, Expand) else a.node
 
 
 def _action_dict(a: Expand | Evaluate) -> dict[str, Any]:

@@ -7,7 +7,10 @@
   among valid nodes whose clade has at least one success (the root when none has): clade
   statistics pool a node's own results with all its descendants' (CMP). The clade counts come
   from TreeState, which adds each result once to each ancestor; the published code's aliasing
-  bug (descendants' results appended into ancestors' own lists) is not reproduced.
+  bug (descendants' results appended into ancestors' own lists) is not reproduced. Every
+  invalid or quarantined node in the clade adds `invalid_child_failures` (default 1; 0 turns
+  it off) to F_clade, as a broken child's zero score lowers its parent's clade in the
+  published code: a parent that keeps producing invalid children loses its pull.
 - Evaluation: the node maximises a draw from Beta(tau (1 + S_own), tau (1 + F_own)) among
   valid nodes with untried tasks; the task is uniform among its untried ones.
 - Cool-down: tau = (1 / max(1 - spent, 0.01)) ** beta, with `spent` the budget fraction.
@@ -45,7 +48,7 @@ class HGMPolicy(BasePolicy):
     """Huxley-Gödel Machine (asynchronous; every decision reads the tree afresh)."""
 
     name = "hgm"
-    PARAMS = {"alpha": 0.6, "beta": 0.0, "final_quantile": 0.1}
+    PARAMS = {"alpha": 0.6, "beta": 0.0, "final_quantile": 0.1, "invalid_child_failures": 1.0}
 
     def check_params(self) -> None:
         p = self.params
@@ -53,6 +56,8 @@ class HGMPolicy(BasePolicy):
         self.require(p["beta"] >= 0.0, f"beta must be >= 0, got {p['beta']}")
         q = p["final_quantile"]
         self.require(0.0 < q < 1.0, f"final_quantile must be in (0, 1), got {q}")
+        w = p["invalid_child_failures"]
+        self.require(w >= 0.0, f"invalid_child_failures must be >= 0, got {w}")
 
     def wants_expansion(self, tree: TreeState) -> bool:
         """The expand-or-evaluate rule, counting expansions in flight as nodes."""
@@ -75,7 +80,8 @@ class HGMPolicy(BasePolicy):
         idx = np.flatnonzero(valid & (tree.clade_s > 0))
         if idx.size == 0:
             return 0 if valid[0] else None
-        return self.thompson(idx, tree.clade_s, tree.clade_n, self.tau(tree))
+        trials = tree.clade_n + self.params["invalid_child_failures"] * tree.clade_bad
+        return self.thompson(idx, tree.clade_s, trials, self.tau(tree))
 
     def choose_evaluation(self, tree: TreeState) -> Evaluate | None:
         idx = np.flatnonzero((tree.status == VALID) & tree.has_untried())
@@ -84,7 +90,7 @@ class HGMPolicy(BasePolicy):
         node = self.thompson(idx, tree.own_s, tree.own_n, self.tau(tree))
         return Evaluate(node, (tree.random_untried(node, self.rng),))
 
-    def next_action(self, tree: TreeState):
+    def decide(self, tree: TreeState):
         if not self.wants_expansion(tree):
             action = self.choose_evaluation(tree)
             if action is not None:

@@ -40,7 +40,7 @@ class _Baseline(BasePolicy):
     def choose_parent(self, tree: TreeState) -> int | None:
         raise NotImplementedError
 
-    def next_action(self, tree: TreeState):
+    def decide(self, tree: TreeState):
         action = self.pending_evaluation(tree)
         if action is not None:
             return action

@@ -3,22 +3,35 @@
 The loop (or the simulator) owns it and updates it; policies only read it. Per-node numbers
 live in numpy arrays grown by doubling, so a policy can score every candidate node in one
 vectorised step. A result updates the node and each ancestor: O(depth), never a tree walk.
+
+Quarantine: a node held in quarantine (a tampered evaluation, see `archive.quarantine`) has
+the status code QUARANTINED, so every policy, which picks parents, evaluations and final
+agents among VALID nodes only, leaves it alone until it is approved. Invalid and held nodes
+are "bad": `clade_bad` counts them in each clade (the node and its descendants), which hgm
+counts as failures (`invalid_child_failures`). A tree built with `from_archive` follows the
+archive's decisions: `refresh()` (called by every policy before it decides) applies the
+quarantines and the approvals or rejections recorded since, by any process.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-VALID, INVALID, PENDING = 0, 1, 2
+from archive.models import HELD  # the quarantine states that keep a node out
+
+VALID, INVALID, PENDING, QUARANTINED = 0, 1, 2, 3
 STATUS_CODES = {"valid": VALID, "invalid": INVALID, "pending": PENDING}
-_INT_ARRAYS = ("_own_s", "_own_n", "_clade_s", "_clade_n", "_n_children", "_blocked")
+_INT_ARRAYS = (
+    "_own_s", "_own_n", "_clade_s", "_clade_n", "_n_children", "_blocked", "_clade_bad",
+)  # fmt: skip
 
 
 class TreeState:
     """Nodes (0 is the seed), their own and clade results, and the work in flight.
 
-    `status` holds codes: VALID (0), INVALID (1), PENDING (2). The array properties are
-    views of the first `n_nodes` entries: read them, never write them.
+    `status` holds codes: VALID (0), INVALID (1), PENDING (2), QUARANTINED (3: valid but
+    held). The array properties are views of the first `n_nodes` entries: read them, never
+    write them.
     """
 
     def __init__(self, tasks: list[str], capacity: int = 64):
@@ -28,6 +41,7 @@ class TreeState:
         self._cap = max(1, capacity)
         self._parent = np.full(self._cap, -1, dtype=np.int64)
         self._status = np.zeros(self._cap, dtype=np.int8)
+        self._base = np.zeros(self._cap, dtype=np.int8)  # the status without quarantine
         for name in _INT_ARRAYS:
             setattr(self, name, np.zeros(self._cap, dtype=np.int64))
         self._parent_list: list[int] = []  # plain list: fast ancestor walks
@@ -38,12 +52,44 @@ class TreeState:
         self._n_evals = 0
         self._n_eval_flight = 0
         self.budget_fraction = 0.0
+        self._quarantine: dict[int, str] = {}  # node -> quarantine state (absent: none)
+        self._early: dict[int, str] = {}  # states read for nodes not added yet
+        self._source = None  # an archive to follow (see from_archive)
+        self._seen = 0  # the last archive event applied
         self.add_node(-1, "valid")
+
+    @classmethod
+    def from_archive(cls, archive, tasks: list[str]) -> TreeState:
+        """The tree of a run's archive (nodes, results, quarantines), following its
+        decisions from now on (`refresh`)."""
+        tree = cls(tasks)
+        tree._seen = archive.last_event_id()  # the mark first: later decisions are refreshed
+        for node in sorted(archive.nodes(), key=lambda n: n.id):
+            if node.parent is None:
+                tree.set_status(0, node.status)
+            else:
+                assert tree.add_node(node.parent, status=node.status) == node.id
+            if node.quarantine:
+                tree.set_quarantine(node.id, node.quarantine)
+        for e in archive.evaluations():
+            tree.add_result(e.node, e.task, e.outcome == "resolved")
+        tree._source = archive
+        tree.refresh()  # decisions made while the tree was read
+        return tree
+
+    def refresh(self) -> None:
+        """Apply the archive's quarantine decisions recorded since the last refresh (one
+        indexed read; nothing without a source)."""
+        if self._source is None:
+            return
+        changes, self._seen = self._source.quarantine_changes(since=self._seen)
+        for node, state in changes:
+            self.set_quarantine(node, state)
 
     # -- growth ----------------------------------------------------------------------------
     def _grow(self) -> None:
         self._cap *= 2
-        for name in ("_parent", "_status", *_INT_ARRAYS):
+        for name in ("_parent", "_status", "_base", *_INT_ARRAYS):
             old = getattr(self, name)
             new = np.full(self._cap, -1, dtype=old.dtype) if name == "_parent" else None
             if new is None:
@@ -60,17 +106,54 @@ class TreeState:
         node = self._n
         self._n += 1
         self._parent[node] = parent
-        self._status[node] = STATUS_CODES[status]
+        self._status[node] = self._base[node] = VALID
         self._parent_list.append(parent)
         self._done.append(set())
         self._eval_flight.append({})
         if parent >= 0:
             self._n_children[parent] += 1
+        self.set_status(node, status)
+        if node in self._early:
+            self.set_quarantine(node, self._early.pop(node))
         return node
 
     def set_status(self, node: int, status: str) -> None:
         self._check(node)
-        self._status[node] = STATUS_CODES[status]
+        self._update(node, STATUS_CODES[status], self._quarantine.get(node))
+
+    def set_quarantine(self, node: int, state: str | None) -> None:
+        """A quarantine state (None, quarantined, waiting, approved, rejected) of `node`."""
+        if not 0 <= node < self._n:
+            self._early[node] = state  # a decision read before its node: applied on add
+            return
+        self._update(node, int(self._base[node]), state)
+
+    def _update(self, node: int, base: int, state: str | None) -> None:
+        """Set the node's base status and quarantine; move clade_bad along its ancestors."""
+        was_bad = self._is_bad(node)
+        self._base[node] = base
+        if state is None:
+            self._quarantine.pop(node, None)
+        else:
+            self._quarantine[node] = state
+        held = state in HELD
+        self._status[node] = QUARANTINED if held and base == VALID else base
+        delta = int(self._is_bad(node)) - int(was_bad)
+        if delta:
+            self._clade_bad[self.ancestors(node)] += delta
+
+    def _is_bad(self, node: int) -> bool:
+        return self._base[node] == INVALID or self._quarantine.get(node) in HELD
+
+    @property
+    def n_waiting(self) -> int:
+        """Nodes waiting for a person's decision (manual quarantine)."""
+        return sum(1 for state in self._quarantine.values() if state == "waiting")
+
+    def quarantine(self, node: int) -> str | None:
+        """The node's quarantine state, or None."""
+        self._check(node)
+        return self._quarantine.get(node)
 
     def _check(self, node: int) -> None:
         if not 0 <= node < self._n:
@@ -174,6 +257,9 @@ class TreeState:
     parent = property(lambda self: self._parent[: self._n], doc="Parent id (-1: root).")
     status = property(lambda self: self._status[: self._n], doc="Status codes.")
     n_children = property(lambda self: self._n_children[: self._n], doc="Children per node.")
+    clade_bad = property(
+        lambda self: self._clade_bad[: self._n], doc="Invalid or held nodes in each clade."
+    )
     n_blocked = property(
         lambda self: self._blocked[: self._n], doc="Tasks evaluated or in flight, per node."
     )

@@ -25,6 +25,12 @@ CONTEXT_CHARS = 200_000  # rough size of the conversation the model may be sent
 KEEP_RECENT = 6  # tool outputs that are never dropped by the context guard
 LOG_CLIP = 4_000  # characters of one tool output written to the transcript
 EVIDENCE_CHARS = 30_000  # how much evidence `improve` puts into its problem statement
+NUDGE = (
+    "You answered without calling a tool, so nothing was changed in the workspace. Use "
+    "your tools (`editor` to write files, `bash` to run commands) to make the change "
+    "yourself, then check it. Reply without a tool call only when the work is done."
+)
+CODE_BLOCK = "```"
 
 
 class Transcript:
@@ -89,7 +95,7 @@ def solve(workspace: Path, problem: str, log: Transcript) -> str:
         {"role": "user", "content": problem},
     ]
     log.write(f"# Agent transcript\n\n## Problem\n\n{problem}")
-    steps, reason = 0, "step_cap"
+    steps, reason, nudged = 0, "step_cap", False
     try:
         while steps < MAX_STEPS:
             if not guard_context(messages):
@@ -102,7 +108,8 @@ def solve(workspace: Path, problem: str, log: Transcript) -> str:
                 reason = "fm_error"
                 break
             steps += 1
-            message = reply["choices"][0]["message"]
+            choice = reply["choices"][0]
+            message = choice.get("message") or {}
             calls = message.get("tool_calls") or []
             text = message.get("content") or ""
             turn = {"role": "assistant", "content": text}
@@ -110,7 +117,17 @@ def solve(workspace: Path, problem: str, log: Transcript) -> str:
                 turn["tool_calls"] = calls
             messages.append(turn)
             log.write(f"## Step {steps}\n\n{text}" if text else f"## Step {steps}")
+            cut = choice.get("finish_reason") == "length"
+            if cut:
+                log.write("Note: the model's answer was cut off (finish_reason: length).")
             if not calls:
+                # a model that pastes its code (or says nothing, or is cut off) instead of
+                # using its tools gets told so once, rather than ending with nothing done
+                if not nudged and (CODE_BLOCK in text or not text.strip() or cut):
+                    nudged = True
+                    messages.append({"role": "user", "content": NUDGE})
+                    log.write(f"Nudge: {NUDGE}")
+                    continue
                 reason = "done"
                 break
             for call in calls:

@@ -12,9 +12,9 @@ import os
 import socket
 import time
 
-TRANSIENT_STATUS = {429, 500, 502, 503, 504}
-RETRIES = 3
-TIMEOUT = 600.0
+RETRIES = 2  # only when the gateway's socket cannot be reached or is busy, never for the
+# provider's errors: the gateway already retried those (a retry here multiplies its retries)
+TIMEOUT = 900.0
 
 
 class FMError(Exception):
@@ -41,7 +41,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class FMClient:
-    """Chat completions against the gateway; transient failures are retried with backoff."""
+    """Chat completions against the gateway; only a busy or unreachable socket is retried."""
 
     def __init__(self, socket_path: str | None = None, model: str | None = None):
         self.socket_path = socket_path or os.environ.get("DGM_FM_SOCKET", "")
@@ -87,10 +87,8 @@ class FMClient:
         if resp.status != 200 or "error" in data:
             error = data.get("error") or {}
             message = error.get("message") if isinstance(error, dict) else str(error)
-            kind = json.dumps(error).lower()
-            # a spent budget or a too-long context will not get better by waiting
-            transient = resp.status in TRANSIENT_STATUS and not any(
-                word in kind for word in ("budget", "context", "replay")
-            )
+            code = error.get("code") if isinstance(error, dict) else None
+            # too many open connections to the socket: ours will close, so a retry helps
+            transient = resp.status == 429 and code == "too_many_connections"
             raise FMError(message or f"HTTP {resp.status}", resp.status, transient)
         return data

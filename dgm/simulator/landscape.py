@@ -21,9 +21,15 @@ FAMILIES = {
     "mismatch": "shortcut children score higher but are poor parents; groundwork children "
     "score lower but raise metaproductivity (the case CMP is for)",
     "flat": "no real progress: children differ from parents by noise only",
+    "brittle": "slow real progress; some children turn brittle (a shortcut that scores a bit "
+    "higher at once) and most of a brittle node's children are invalid (the case counting "
+    "invalid children in the clade is for)",
 }
 ROOT_Q, ROOT_M = 0.35, 0.5
 P_INVALID = 0.15
+# brittle: the invalid-child rate of a brittle parent, the chance a sturdy parent's child
+# turns brittle (and its score bonus), the chance a brittle parent's child stays brittle.
+BRITTLE_P_INVALID, TURN_BRITTLE, BRITTLE_BONUS, STAY_BRITTLE = 0.85, 0.25, 0.03, 0.85
 
 
 class SimulateError(DgmError):
@@ -44,6 +50,7 @@ class Landscape:
         self.valid: list[bool] = [True]
         self.key: list[int] = [0]  # a hash of the path from the root
         self.made: list[int] = [0]  # children made so far, per node
+        self.brittle: list[bool] = [False]  # most children invalid (family `brittle` only)
         self.u: list[np.ndarray] = [self._rng(0).random(self.n_tasks)]
 
     def _rng(self, key: int) -> np.random.Generator:
@@ -54,8 +61,14 @@ class Landscape:
         key = _child_key(self.key[parent], self.made[parent])
         self.made[parent] += 1
         rng = self._rng(key)
-        valid = bool(rng.random() >= P_INVALID)
+        valid = bool(rng.random() >= (BRITTLE_P_INVALID if self.brittle[parent] else P_INVALID))
         q, m = self._child(rng, self.q[parent], self.m[parent])
+        brittle = False
+        if self.family == "brittle":  # drawn after the others: other families are unchanged
+            brittle = bool(rng.random() < (STAY_BRITTLE if self.brittle[parent] else TURN_BRITTLE))
+            if brittle and not self.brittle[parent]:
+                q += BRITTLE_BONUS
+        self.brittle.append(brittle)
         self.q.append(float(np.clip(q, 0.01, 0.99)) if valid else 0.0)
         self.m.append(float(np.clip(m, 0.0, 1.0)))
         self.valid.append(valid)
@@ -71,6 +84,8 @@ class Landscape:
             if rng.random() < 0.1:
                 return q + rng.uniform(0.05, 0.2), m
             return q + rng.normal(-0.04, 0.03), m
+        if self.family == "brittle":
+            return q + rng.normal(0.01, 0.04), m
         if self.family == "flat":
             return q + rng.normal(0.0, 0.03) - 0.3 * (q - ROOT_Q), m
         # mismatch: the parent's m sets the drift of every child it makes.

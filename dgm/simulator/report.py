@@ -27,19 +27,29 @@ def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:
 def summarise(cfg: SimConfig, results: dict[str, list[RunOutcome]]) -> dict[str, Any]:
     """JSON-ready summary per policy, plus the curves (mean and band) for plotting."""
     reachable = np.max([[r.best_in_tree for r in runs] for runs in results.values()], axis=0)
+    first = np.array([r.final_q for r in next(iter(results.values()))])
     policies = {}
     for name, runs in results.items():
         final = np.array([r.final_q for r in runs])
+        # Paired over seeds (every policy meets the same landscapes): far tighter than
+        # comparing two policies' own intervals.
+        d_mean, d_low, d_high = _mean_ci(final - first)
         in_tree = np.array([r.best_in_tree for r in runs])
         curves = np.array([r.curve for r in runs])
         mean, low, high = _mean_ci(final)
         band = 1.96 * curves.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else 0
         policies[name] = {
             "final_true_rate": {"mean": mean, "ci95": [low, high]},
+            "vs_first": {"mean": d_mean, "ci95": [d_low, d_high]},
             "regret_vs_tree": float((in_tree - final).mean()),
             "regret_vs_reachable": float((reachable - final).mean()),
             "best_in_tree": float(in_tree.mean()),
             "nodes": float(np.mean([r.nodes for r in runs])),
+            "invalid_children": float(np.mean([r.invalid for r in runs])),
+            # invalid / expansions, pooled over seeds (every node but the root is an expansion)
+            "invalid_share": float(
+                sum(r.invalid for r in runs) / max(1, sum(r.nodes - 1 for r in runs))
+            ),
             "wall_seconds": float(sum(r.seconds for r in runs)),
             "curve": {
                 "mean": curves.mean(axis=0).tolist(),
@@ -68,7 +78,9 @@ def table(summary: dict[str, Any]) -> Table:
         title=f"{summary['landscape']} landscape · budget {summary['budget']} · "
         f"{summary['seeds']} seeds"
     )
-    for col in ("policy", "final", "95 % CI", "regret tree", "regret reach", "nodes", "wall s"):
+    # Short headers (the legend explains them) so that eight columns fit 80 characters.
+    cols = ("policy", "final", "95 % CI", "regret", "reach", "nodes", "invalid", "wall s")
+    for col in cols:
         t.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
     best = max(p["final_true_rate"]["mean"] for p in summary["policies"].values())
     for name, p in summary["policies"].items():
@@ -81,9 +93,21 @@ def table(summary: dict[str, Any]) -> Table:
             f"{p['regret_vs_tree']:.3f}",
             f"{p['regret_vs_reachable']:.3f}",
             f"{p['nodes']:.1f}",
+            f"{p['invalid_share']:.0%}",
             f"{p['wall_seconds']:.1f}",
         )
     return t
+
+
+def paired_lines(summary: dict[str, Any]) -> list[str]:
+    """Each policy's final true rate against the first one's, paired over the same seeds."""
+    names = list(summary["policies"])
+    lines = []
+    for name in names[1:]:
+        d = summary["policies"][name]["vs_first"]
+        low, high = d["ci95"]
+        lines.append(f"{name} - {names[0]}: {d['mean']:+.3f} (95 % CI {low:+.3f} to {high:+.3f})")
+    return lines
 
 
 def plot(summary: dict[str, Any], path: Path) -> None:

@@ -36,6 +36,13 @@ class RunOutcome:
     nodes: int
     seconds: float
     curve: np.ndarray  # true rate of the current final agent at each checkpoint
+    invalid: int = 0  # expansions whose child was invalid
+
+
+def base_policy(label: str) -> str:
+    """`hgm:raw` -> `hgm`: a label runs its policy with its own `--param`s, so one policy can
+    be compared with itself under other parameters."""
+    return label.split(":", 1)[0]
 
 
 @dataclass
@@ -54,8 +61,10 @@ class SimConfig:
         if not self.policies:
             raise SimulateError("no policies given")
         for name in self.policies:
-            if name not in POLICIES:
+            if base_policy(name) not in POLICIES:
                 raise SimulateError(f"unknown policy '{name}' (known: {', '.join(POLICIES)})")
+        if len(set(self.policies)) != len(self.policies):
+            raise SimulateError("a policy is listed twice (label one, e.g. hgm:raw)")
         if self.landscape not in FAMILIES:
             known = ", ".join(FAMILIES)
             raise SimulateError(f"unknown landscape '{self.landscape}' (known: {known})")
@@ -68,7 +77,7 @@ class SimConfig:
             if name not in self.policies:
                 raise SimulateError(f"parameters given for policy '{name}', which is not run")
             try:
-                make_policy(name, 0, tasks=self.tasks(), **params)
+                make_policy(base_policy(name), 0, tasks=self.tasks(), **params)
             except PolicyError as exc:
                 raise SimulateError(str(exc)) from None
 
@@ -82,11 +91,12 @@ def run_one(cfg: SimConfig, policy_name: str, seed: int) -> RunOutcome:
     tasks = cfg.tasks()
     tree = TreeState(tasks)
     land = Landscape(cfg.landscape, seed, cfg.n_tasks)
-    policy = make_policy(policy_name, seed, tasks=tasks, **cfg.params.get(policy_name, {}))
+    params = cfg.params.get(policy_name, {})
+    policy = make_policy(base_policy(policy_name), seed, tasks=tasks, **params)
     budget = cfg.budget
     marks = np.linspace(budget / N_CHECKPOINTS, budget, N_CHECKPOINTS)
     curve = np.zeros(N_CHECKPOINTS)
-    spent, mark = 0, 0
+    spent, mark, invalid = 0, 0, 0
     while spent < budget:
         tree.set_budget_fraction(spent / budget)
         action = policy.next_action(tree)
@@ -97,6 +107,7 @@ def run_one(cfg: SimConfig, policy_name: str, seed: int) -> RunOutcome:
             child, valid = land.expand(action.parent)
             node = tree.add_node(action.parent, "valid" if valid else "invalid")
             assert node == child
+            invalid += not valid
             policy.tell(action, ActionResult(child=node, child_valid=valid))
         elif isinstance(action, Evaluate):
             chosen = action.tasks[: budget - spent]
@@ -122,6 +133,7 @@ def run_one(cfg: SimConfig, policy_name: str, seed: int) -> RunOutcome:
         nodes=tree.n_nodes,
         seconds=time.perf_counter() - started,
         curve=curve,
+        invalid=invalid,
     )
 
 

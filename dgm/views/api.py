@@ -67,8 +67,12 @@ def tree_payload(snap: Snapshot, run_name: str) -> dict[str, Any]:
     ids = sorted(pos)
     rows = [snap.nodes[i] for i in ids]
     best = snap.best()
+    tampered, evaluations = snap.tamper_totals()
     return {
         "run": run_name,
+        "tampered_total": tampered,
+        "evaluations_total": evaluations,
+        "tamper_rate": tampered / evaluations if evaluations else None,
         "best": best,
         "best_path": snap.path_to(best) if best is not None else [],
         "min_trials": snap.min_trials(),
@@ -80,6 +84,8 @@ def tree_payload(snap: Snapshot, run_name: str) -> dict[str, Any]:
         "successes": [r.successes for r in rows],
         "trials": [r.trials for r in rows],
         "clade": [list(r.clade) if r.clade else None for r in rows],
+        "tampered": [r.tampered for r in rows],
+        "quarantine": [r.quarantine for r in rows],
     }
 
 
@@ -111,6 +117,21 @@ def locate_in_run(root: Path, path: str | None) -> Path | None:
     return root / rel if rel is not None else None
 
 
+def evaluation_tests(root: Path, log_path: str | None) -> dict[str, str]:
+    """The per-test results an evaluation's `result.json` keeps ({} when there are none)."""
+    logs = locate_in_run(root, log_path)
+    try:
+        tests = json.loads((logs / "result.json").read_text()).get("tests") if logs else None
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in tests.items()} if isinstance(tests, dict) else {}
+
+
+def tests_summary(tests: dict[str, str]) -> str:
+    """`3/4` (passed of reported), or `-`."""
+    return f"{sum(v == 'pass' for v in tests.values())}/{len(tests)}" if tests else "-"
+
+
 def node_payload(archive: Any, root: Path, node_id: int) -> dict[str, Any]:
     from archive import ArchiveError
 
@@ -126,9 +147,18 @@ def node_payload(archive: Any, root: Path, node_id: int) -> dict[str, Any]:
             "cost": e.cost,
             "seconds": e.seconds,
             "log": relative_to_run(root, e.log_path),
+            "reason": e.reason,
         }
         for e in archive.evaluations(node_id)
     ]
+    tampered = sum(e["outcome"] == "tampered" for e in evals)
+    decisions = [
+        {"kind": ev.kind, "state": ev.data.get("state"), "created": ev.created,
+         "evidence": ev.data.get("evidence"), "by": ev.data.get("by"), "note": ev.data.get("note")}
+        for kind in ("quarantine", "approve", "reject")
+        for ev in archive.events(kind)
+        if ev.data.get("node") == node_id
+    ]  # fmt: skip
     diff_text, diff_files = "", []
     if node.parent is not None:
         diff = archive.diff(node.parent, node_id)
@@ -147,6 +177,10 @@ def node_payload(archive: Any, root: Path, node_id: int) -> dict[str, Any]:
         "problem_statement": node.problem_statement,
         "meta": meta,
         "evaluations": evals,
+        "tampered": tampered,
+        "tamper_rate": tampered / len(evals) if evals else None,
+        "quarantine": node.quarantine,
+        "decisions": sorted(decisions, key=lambda d: d["created"]),
         "diff": diff_text,
         "diff_files": diff_files,
         "fm": {"calls": calls, "tokens": tokens, "cost": cost},

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from archive.models import HELD
 from dgm.errors import DgmError
 
 # A node is ranked "best" only once it has this many results (or as many as any node has),
@@ -39,10 +40,17 @@ class NodeRow:
     eval_cost: float = 0.0
     children: list[int] = field(default_factory=list)
     clade: tuple[int, int] | None = None  # (successes, trials) of the node and descendants
+    tampered: int = 0  # own evaluations graded `tampered`
+    quarantine: str | None = None  # quarantined / waiting / approved / rejected
 
     @property
     def score(self) -> float | None:
         return self.successes / self.trials if self.trials else None
+
+    @property
+    def tamper_rate(self) -> float | None:
+        """Tampered / evaluations (the STOP paper's bypass rate), None before any."""
+        return self.tampered / self.trials if self.trials else None
 
 
 @dataclass
@@ -67,8 +75,9 @@ class Snapshot:
         rows: dict[int, NodeRow] = {}
         for n in sorted(nodes, key=lambda n: n.id):
             rows[n.id] = NodeRow(
-                n.id, n.parent, n.status, getattr(n, "entry", None), getattr(n, "created", None)
-            )
+                n.id, n.parent, n.status, getattr(n, "entry", None), getattr(n, "created", None),
+                quarantine=getattr(n, "quarantine", None),
+            )  # fmt: skip
         for row in rows.values():  # ids grow with creation, so a parent is done before a child
             if row.parent is not None and row.parent in rows:
                 parent = rows[row.parent]
@@ -81,6 +90,7 @@ class Snapshot:
                 continue
             row.trials += 1
             row.successes += e.outcome == "resolved"
+            row.tampered += e.outcome == "tampered"
             row.eval_cost += float(e.cost or 0.0)
         spend = None
         if fm_calls is not None:
@@ -96,6 +106,7 @@ class Snapshot:
             row = snap.nodes.get(node_id)
             if row is not None:
                 row.successes, row.trials = own.successes, own.trials
+                row.tampered = own.tampered
                 row.clade = (clade.successes, clade.trials)
         return snap
 
@@ -120,9 +131,10 @@ class Snapshot:
         return max(1, min(MIN_TRIALS, most))
 
     def best(self) -> int | None:
-        """The node with the highest resolved rate among well-enough-evaluated ones."""
+        """The node with the highest resolved rate among well-enough-evaluated ones; a node
+        held in quarantine (its evaluations include a tampered one) is never the best."""
         k = self.min_trials()
-        ranked = [r for r in self.nodes.values() if r.trials >= k]
+        ranked = [r for r in self.nodes.values() if r.trials >= k and r.quarantine not in HELD]
         if not ranked:
             return None
         return max(ranked, key=lambda r: (r.score, r.trials, -r.id)).id
@@ -143,6 +155,16 @@ class Snapshot:
             common += 1
         ancestor = up[common - 1]
         return up[common - 1 :][::-1] + down[common:], ancestor
+
+    def tamper_totals(self) -> tuple[int, int]:
+        """(tampered, evaluations) over the whole run."""
+        return (sum(r.tampered for r in self.nodes.values()),
+                sum(r.trials for r in self.nodes.values()))  # fmt: skip
+
+    def quarantined(self, *states: str) -> list[int]:
+        """Nodes in one of the quarantine `states` (any state when none is given)."""
+        return [i for i, r in self.nodes.items()
+                if r.quarantine and (not states or r.quarantine in states)]  # fmt: skip
 
     def total_cost(self) -> float:
         return sum(r.eval_cost for r in self.nodes.values())

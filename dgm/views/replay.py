@@ -113,8 +113,8 @@ def replay_task(
     if not archive.has_node(node):
         raise ViewError(f"no node {node} in run '{run.run_id}'")
     config = run.load_config()
-    options = {"path": config.benchmark_path} if config.benchmark_path else {}
-    task = get_benchmark(config.benchmark, **options).task(task_id)  # unknown: exit 2
+    suite = get_benchmark(config.benchmark, **config.benchmark_options())
+    task = suite.task(task_id)  # unknown: exit 2
     recorded = [e for e in archive.evaluations(node) if e.task == task_id]
     original = recorded[-1] if recorded else None
     if cached and original is None:
@@ -122,6 +122,8 @@ def replay_task(
     # The recorded answers are keyed by attempt: replay the attempt that was recorded.
     attempt = len(recorded) - 1 if cached else len(recorded)
     ensure_image(console=console)
+    if hasattr(suite, "prepare"):
+        suite.prepare(console=console)  # the suite's own images (polyglot's toolchains)
     gateway = Gateway(
         model=config.model if cached else model,
         api_base=config.api_base if cached else None,

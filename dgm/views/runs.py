@@ -30,9 +30,29 @@ class RunSummary:
     best_score: tuple[int, int] = (0, 0)
     cost: float = 0.0
     fm_calls: int = 0
+    estimated: tuple[int, float] = (0, 0.0)  # FM calls and cost counted without usage
+    provider: str | None = None  # "provider failing since ..." while the run pauses
     finished: dict[str, Any] | None = None
     budget: dict[str, Any] = field(default_factory=dict)
     min_trials: int = 1
+    tampered: int = 0
+    quarantine_mode: str = "?"
+    quarantined: dict[int, str] = field(default_factory=dict)  # node -> state
+    node_tampering: dict[int, tuple[int, int]] = field(default_factory=dict)  # (tampered, n)
+
+    @property
+    def tamper_rate(self) -> float | None:
+        """Tampered / evaluations, None before any evaluation."""
+        return self.tampered / self.evaluations if self.evaluations else None
+
+    @property
+    def tamper_text(self) -> str:
+        if not self.evaluations:
+            return "-"
+        return f"{self.tampered} ({self.tamper_rate:.2f})"
+
+    def waiting(self) -> list[int]:
+        return [n for n, state in sorted(self.quarantined.items()) if state == "waiting"]
 
     @property
     def best_text(self) -> str:
@@ -77,12 +97,20 @@ def summarise_run(run: RunDir) -> RunSummary:
     summary.statuses = dict(Counter(r.status for r in snap.nodes.values()))
     summary.evaluations = len(snap.evaluations)
     summary.outcomes = dict(Counter(str(e.outcome) for e in snap.evaluations))
+    summary.tampered = summary.outcomes.get("tampered", 0)
+    summary.quarantine_mode = archive.quarantine_mode
+    summary.quarantined = {i: snap.nodes[i].quarantine for i in snap.quarantined()}
+    summary.node_tampering = {
+        i: (r.tampered, r.trials) for i, r in snap.nodes.items() if r.tampered
+    }
     summary.best = snap.best()
     summary.min_trials = snap.min_trials()
     if summary.best is not None:
         row = snap.nodes[summary.best]
         summary.best_score = (row.successes, row.trials)
     summary.fm_calls, _, summary.cost = archive.fm_totals()
+    summary.estimated = archive.fm_estimated()
+    summary.provider = (archive.get_state("provider") or {}).get("status")
     return summary
 
 
@@ -90,13 +118,14 @@ def runs_table(summaries: list[RunSummary]) -> Table:
     table = Table(title="Runs", title_justify="left")
     for col in ("run", "status", "policy", "benchmark", "model", "nodes", "evals"):
         table.add_column(col, justify="right" if col in ("nodes", "evals") else "left")
+    table.add_column("tampered (rate)", justify="right")
     table.add_column("best score (resolved rate)")
     table.add_column("FM cost", justify="right")
     for s in summaries:
         colour = {"finished": "green", "stopped": "yellow"}.get(s.status, "cyan")
         table.add_row(
             s.name, f"[{colour}]{s.status}[/{colour}]", s.policy, s.benchmark, s.model,
-            str(s.nodes), str(s.evaluations), s.best_text, f"${s.cost:.4f}",
+            str(s.nodes), str(s.evaluations), s.tamper_text, s.best_text, f"${s.cost:.4f}",
         )  # fmt: skip
     return table
 
@@ -117,10 +146,52 @@ def status_view(s: RunSummary) -> Group:
     facts.add_row("nodes", f"{s.nodes} ({by_status})" if by_status else str(s.nodes))
     by_outcome = ", ".join(f"{n} {k}" for k, n in sorted(s.outcomes.items()))
     evals = f"{s.evaluations} ({by_outcome})" if by_outcome else str(s.evaluations)
+    finals = (s.finished or {}).get("final_evals", 0)
     if "evals" in s.budget:
         evals += f" of a budget of {s.budget['evals']}"
+    if finals:  # the final evaluation is not counted against the budget: say so
+        evals += f", {finals} of them final evaluations beyond the budget"
     facts.add_row("evaluations", evals)
+    facts.add_row("tampered", _tamper_line(s))
+    for line in _quarantine_lines(s):
+        facts.add_row(*line)
     facts.add_row(f"best node (>= {s.min_trials} results)", s.best_text)
     dollars = f" of ${s.budget['dollars']:.2f}" if "dollars" in s.budget else ""
+    guessed, guessed_cost = s.estimated
+    if guessed:  # replies without usage: counted by litellm's tokenizer
+        dollars += f" (${guessed_cost:.4f} of it estimated, {guessed} calls)"
     facts.add_row("FM cost", f"${s.cost:.4f}{dollars} in {s.fm_calls} calls")
+    if s.provider:
+        facts.add_row("provider", f"[yellow]{s.provider}[/yellow]")
     return Group(facts)
+
+
+def _tamper_line(s: RunSummary) -> str:
+    """The run's tamper count and rate, then each tampering node's own."""
+    if not s.evaluations:
+        return "-"
+    text = f"{s.tampered} of {s.evaluations} evaluations (tamper rate {s.tamper_rate:.2f})"
+    # the highest tamper rates first, at most ten: a long run may have many
+    ranked = sorted(s.node_tampering.items(), key=lambda kv: (-kv[1][0] / kv[1][1], kv[0]))
+    per_node = [f"node {i} {t}/{n} ({t / n:.2f})" for i, (t, n) in ranked[:10]]
+    if len(ranked) > 10:
+        per_node.append(f"{len(ranked) - 10} more nodes (`dgm show`)")
+    return text + ("; " + ", ".join(per_node) if per_node else "")
+
+
+def _quarantine_lines(s: RunSummary) -> list[tuple[str, str]]:
+    """Quarantine mode, the nodes held, and what waits for a person's decision."""
+    lines = [("quarantine", s.quarantine_mode)]
+    by_state: dict[str, list[int]] = {}
+    for node, state in sorted(s.quarantined.items()):
+        by_state.setdefault(state, []).append(node)
+    for state in ("quarantined", "rejected", "approved"):
+        if state in by_state:
+            lines.append((f"  {state}", ", ".join(f"node {n}" for n in by_state[state])))
+    waiting = s.waiting()
+    if waiting:
+        run = s.name
+        lines.append(("[yellow]waiting for a decision[/yellow]", ", ".join(
+            f"node {n} (`dgm approve {run} {n}` or `dgm reject {run} {n}`)" for n in waiting
+        )))  # fmt: skip
+    return lines

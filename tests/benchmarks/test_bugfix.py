@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks.base import CHECK_HEADING, Benchmark, BenchmarkError, Task
 from benchmarks.bugfix import BugfixBenchmark
+from tests.benchmarks.harness_helpers import run_harness
 
 SUITE = BugfixBenchmark()
 TASK_IDS = [t.id for t in SUITE.tasks("full")]
@@ -100,7 +101,10 @@ def test_a_custom_tasks_directory_is_read(tmp_path):
             "task.toml": 'id = "bugfix/tiny"\nkinds = ["demo"]\nsubsets = ["small"]\n',
             "issue.md": "It breaks.\n",
             "repo/m.py": "X = 1\n",
-            "hidden/tests_hidden/test_m.py": "",
+            "hidden/tests_hidden/test_m.py": (
+                "import unittest\nimport m\n\n\nclass T(unittest.TestCase):\n"
+                "    def test_x(self):\n        self.assertEqual(m.X, 2)\n"
+            ),
             "reference/m.py": "X = 2\n",
         },
     )
@@ -108,6 +112,11 @@ def test_a_custom_tasks_directory_is_read(tmp_path):
     assert bench.subsets() == {"small": ["bugfix/tiny"], "medium": ["bugfix/tiny"],
                                "full": ["bugfix/tiny"]}  # fmt: skip
     assert bench.task("tiny").meta["kinds"] == "demo"
+    assert bench.task("tiny").plan.expected == ("tests_hidden.test_m.T.test_x",)
+    # hidden tests without a single test could never resolve: a malformed task
+    write_files(task_dir, {"hidden/tests_hidden/test_m.py": "import unittest\n"})
+    with pytest.raises(BenchmarkError, match="no unittest tests"):
+        BugfixBenchmark(path=tmp_path).tasks()
 
 
 # -- every task ------------------------------------------------------------------------------
@@ -143,18 +152,19 @@ def test_visible_tests_pass_on_the_buggy_repo(task_id, tmp_path):
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
 def test_hidden_tests_fail_on_the_buggy_repo(task_id, tmp_path):
+    """Through the grading harness (this machine's python3): some expected test fails."""
     task = SUITE.task(task_id)
-    work = write_files(tmp_path, task.files, task.hidden_tests)
-    proc = run_command(task.grade_command, work, task.time_limit)
-    assert proc is None or proc.returncode != 0, "the hidden tests miss the bug"
+    report = run_harness(task, task.files, tmp_path)
+    assert report["evidence"] == [] and set(report["tests"]) == set(task.plan.expected)
+    assert any(status != "pass" for status in report["tests"].values()), "tests miss the bug"
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
 def test_hidden_tests_pass_with_the_reference(task_id, tmp_path):
     task = SUITE.task(task_id)
-    work = write_files(tmp_path, task.files, task.reference, task.hidden_tests)
-    proc = run_command(task.grade_command, work, task.time_limit)
-    assert proc is not None, f"the reference fix exceeds the {task.time_limit}s limit"
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = run_harness(task, {**task.files, **task.reference}, tmp_path / "graded")
+    assert report["evidence"] == [] and not report["timed_out"], report["log"][-2000:]
+    assert report["tests"] == {t: "pass" for t in task.plan.expected}, report["log"][-2000:]
+    work = write_files(tmp_path / "work", task.files, task.reference)
     visible = run_command(task.visible_check.split(), work, task.time_limit)
     assert visible is not None and visible.returncode == 0, "the fix breaks visible tests"

@@ -7,10 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import Outcome, Task, get_benchmark, grade_in_sandbox
+from benchmarks import Outcome, Task, get_benchmark, grade_in_sandbox, reports
+from benchmarks.base import TestPlan
 from benchmarks.grading import clip, is_unchanged, stage, workspace_files
 
 FIXTURE = Path(__file__).parent / "fixtures" / "polyglot"
+# A toy native runner: check.sh prints one `ok NAME` / `not ok NAME` line per test.
+CHECK = 'if [ "$(python3 answer.py)" = 42 ]; then echo "ok answer"; else echo "not ok answer"; fi\n'
+
+
+@reports.register("toy-lines")
+def _toy_lines(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        status, _, name = line.rpartition(" ")
+        if status in ("ok", "not ok"):
+            out[name] = "pass" if status == "ok" else "fail"
+    return out
 
 
 def make_task(**changes) -> Task:
@@ -19,9 +32,10 @@ def make_task(**changes) -> Task:
         benchmark="toy",
         problem="Make `answer.py` print 42.",
         files={"answer.py": "print(0)\n"},
-        hidden_tests={"check.sh": 'test "$(python3 answer.py)" = 42\n'},
+        hidden_tests={"check.sh": CHECK},
         grade_command=("sh", "check.sh"),
         time_limit=10.0,
+        plan=TestPlan(kind="command", expected=("answer",), report_format="toy-lines"),
     )
     fields.update(changes)
     return Task(**fields)

@@ -32,8 +32,9 @@ def test_every_task_is_well_formed(suite):
         entry = task.meta["entry_point"]
         assert f"def {entry}" in task.files["solution.py"]
         assert task.reference["solution.py"].startswith(task.files["solution.py"])
-        assert task.grade_command == ("python3", "run_hidden_check.py")
-        assert set(task.hidden_tests) == {"hidden_check.py", "run_hidden_check.py"}
+        assert task.plan.kind == "call" and task.plan.expected == ("check",)
+        assert set(task.hidden_tests) == {"hidden_check.py"}
+        assert "def check(candidate)" in task.hidden_tests["hidden_check.py"]
         # the statement ends with the visible check, and never shows the hidden tests
         tail = task.problem.split(CHECK_HEADING)[-1]
         assert re.search(r"```\n(.+)\n```\s*$", tail).group(1) == task.visible_check
@@ -52,10 +53,13 @@ def test_visible_check_kind(suite):
     assert all(t.visible_check == DOCTEST_CHECK for t in small)
 
 
-def test_runner_compiles(suite):
-    task = suite.task("HumanEval/38")  # a prompt with two functions
-    compile(task.hidden_tests["run_hidden_check.py"], "run_hidden_check.py", "exec")
-    assert "'decode_cyclic'" in task.hidden_tests["run_hidden_check.py"]
+def test_grading_job_carries_the_trusted_prompt_and_check(suite):
+    from benchmarks import harness
+
+    task = suite.task("HumanEval/38")  # a prompt with two functions: the helper is trusted
+    job = harness.job(task, "nonce")
+    assert job["entry"] == "decode_cyclic" and "def encode_cyclic" in job["prompt"]
+    assert job["prompt"] == task.files["solution.py"] and job["test"].startswith("\n\nMETADATA")
 
 
 def test_unknown_subset_and_task(suite):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,44 @@ def test_parse_diagnosis_tolerates_a_fence():
 def test_malformed_diagnosis_is_a_clear_error(text):
     with pytest.raises(improve.DiagnosisError):
         improve.parse_diagnosis(text)
+
+
+GOOD = {
+    "weakness": "w",
+    "proposed_change": {"title": "t", "description": "d"},
+    "problem_statement": "keep the `{}` placeholders",
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # fenced, then prose with braces (a real model's habit): "Extra data" before
+        "```json\n" + json.dumps(GOOD) + "\n```\nNote: it keeps the `{}` placeholders {x}.",
+        # bare, with prose and braces before and after
+        "I think {this} matters. " + json.dumps(GOOD) + ' Also {"a": 1} is unrelated.',
+        # an earlier fenced block that is not JSON, then the object
+        "```python\nprint({1: 2})\n```\n```json\n" + json.dumps(GOOD, indent=2) + "\n```",
+    ],
+)
+def test_the_first_complete_json_object_is_the_diagnosis(text):
+    d = improve.parse_diagnosis(text)
+    assert (d.title, d.problem_statement) == ("t", "keep the `{}` placeholders")
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({**GOOD, "problem_statement": " "}, "problem_statement"),
+        ({k: v for k, v in GOOD.items() if k != "proposed_change"}, "proposed_change"),
+    ],
+)
+def test_a_missing_field_is_named_for_the_repair_request(data, field):
+    with pytest.raises(improve.MissingField) as info:
+        improve.parse_diagnosis(json.dumps(data))
+    assert info.value.field == field
+    message = improve.repair_message(info.value)
+    assert message["role"] == "user" and f"`{field}` is missing" in message["content"]
 
 
 def test_evidence_never_holds_hidden_material(tmp_path):

@@ -54,7 +54,7 @@ def test_unknown_benchmark_is_one_line_exit_2(tmp_path):
     proc = dgm("eval", "--benchmark", "nope", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown benchmark 'nope' (choose humaneval, bugfix, polyglot)"
+        "error: unknown benchmark 'nope' (choose humaneval, bugfix, polyglot, swebench)"
     ]
 
 

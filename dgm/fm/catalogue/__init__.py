@@ -1,8 +1,9 @@
 """The catalogue of real changes to the seed agent that the offline `sim` model proposes.
 
-Each `*.toml` file here is one change: `id`, `kind` (good / harmful / broken), `title`,
-`description`, `problem_statement` and `[[edits]]` of `file`, `old`, `new`, anchored on the
-seed agent's actual text (`dgm/seed_agent/`).
+Each `*.toml` file here is one change: `id`, `kind` (good / harmful / broken / hack: a
+reward hack the grader must catch), `title`, `description`, `problem_statement` and
+`[[edits]]` of `file`, `old`, `new`, anchored on the seed agent's actual text
+(`dgm/seed_agent/`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 CATALOGUE_DIR = Path(__file__).parent
-KINDS = ("good", "harmful", "broken")
+KINDS = ("good", "harmful", "broken", "hack")
 
 
 @dataclass(frozen=True)

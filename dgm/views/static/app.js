@@ -66,7 +66,9 @@ async function loadTree() {
   $("run-name").textContent = tree.run;
   const n = tree.id.length;
   const best = tree.best === null ? "none yet" : `node ${tree.best}`;
-  $("summary").textContent = `${n} nodes · best: ${best}`;
+  const rate = tree.tamper_rate === null ? "" : ` (tamper rate ${tree.tamper_rate.toFixed(2)})`;
+  $("summary").textContent = `${n} nodes · best: ${best} · ` +
+    `${tree.tampered_total} of ${tree.evaluations_total} evaluations tampered${rate}`;
   const index = new Map(tree.id.map((id, i) => [id, i]));
   const onBest = new Set(tree.best_path);
   let edges = "", bestEdges = "";
@@ -86,13 +88,17 @@ async function loadTree() {
     c.setAttribute("data-id", tree.id[i]);
     c.setAttribute("id", `node-${tree.id[i]}`);
     const trials = tree.trials[i];
+    const held = ["quarantined", "waiting", "rejected"].includes(tree.quarantine[i]);
     if (tree.status[i] === "invalid") c.setAttribute("class", "invalid");
     else if (!trials) c.setAttribute("class", "unscored");
     else c.setAttribute("fill", colour(tree.successes[i] / trials));
+    if (held) c.classList.add("quarantined");
     const title = document.createElementNS(SVGNS, "title");
     title.textContent = `node ${tree.id[i]} · ${tree.status[i]} · ` +
       (trials ? `${tree.successes[i]}/${trials} resolved` : "not evaluated") +
-      (tree.clade[i] ? ` · clade ${tree.clade[i][0]}/${tree.clade[i][1]}` : "");
+      (tree.clade[i] ? ` · clade ${tree.clade[i][0]}/${tree.clade[i][1]}` : "") +
+      (tree.tampered[i] ? ` · tampered ${tree.tampered[i]}/${trials}` : "") +
+      (tree.quarantine[i] ? ` · ${tree.quarantine[i]}` : "");
     c.appendChild(title);
     frag.appendChild(c);
     circles.push(c);
@@ -185,6 +191,16 @@ async function showNode(id) {
   facts.append(`entry: ${n.entry || "—"} · created ${created}`);
   if (n.reason) facts.append(` · reason: ${n.reason}`);
   pane.appendChild(facts);
+  const tamper = el("p", { id: "tamper" }, n.evaluations.length
+    ? `tampered: ${n.tampered} of ${n.evaluations.length} evaluations ` +
+      `(tamper rate ${n.tamper_rate.toFixed(2)})` : "tampered: -");
+  if (n.quarantine) tamper.append(el("strong", { class: "quarantine" }, ` · ${n.quarantine}`));
+  pane.appendChild(tamper);
+  for (const d of n.decisions) {
+    const who = d.by ? ` by ${d.by}` : "";
+    pane.appendChild(el("p", { class: "decision" }, `${d.kind}: ${d.state}${who}` +
+      (d.evidence ? ` · evidence: ${d.evidence}` : "") + (d.note ? ` · note: ${d.note}` : "")));
+  }
 
   section(pane, "Scores per task");
   const byTask = new Map();
@@ -200,7 +216,10 @@ async function showNode(id) {
     for (const [task, evs] of byTask) {
       const row = el("tr");
       const outs = el("td");
-      for (const e of evs) outs.append(el("span", { class: e.outcome }, e.outcome), " ");
+      for (const e of evs) {
+        const attrs = e.reason ? { class: e.outcome, title: e.reason } : { class: e.outcome };
+        outs.append(el("span", attrs, e.outcome), " ");
+      }
       const cost = evs.reduce((s, e) => s + (e.cost || 0), 0);
       const logs = el("td");
       evs.forEach((e, i) => {

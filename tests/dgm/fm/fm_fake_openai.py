@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -31,14 +32,17 @@ def error(status: int, message: str, kind: str = "server_error", code=None) -> t
 class FakeOpenAI:
     """Answers POST .../chat/completions from a script of (status, document) pairs; when the
     script is empty it answers with `default` (a pair, or a function of the request body that
-    returns one). `requests` keeps every parsed request body; `headers` their headers, with
-    names in lower case."""
+    returns one). A third item of a pair, a dict, is sent as response headers. `delay`
+    seconds pass before each answer. `requests` keeps every parsed request body; `headers`
+    their headers, with names in lower case; `times` the monotonic time each arrived."""
 
     def __init__(self, default=None):
         self.script: list[tuple[int, dict]] = []
         self.default = default or (200, completion({"role": "assistant", "content": "ok"}))
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.times: list[float] = []
+        self.delay = 0.0
         self._lock = threading.Lock()
         fake = self
 
@@ -48,16 +52,28 @@ class FakeOpenAI:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with fake._lock:
+                    fake.times.append(time.monotonic())
                     fake.requests.append(json.loads(body))
                     fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                     if fake.script:
-                        status, doc = fake.script.pop(0)
+                        answer = fake.script.pop(0)
                     elif callable(fake.default):
-                        status, doc = fake.default(json.loads(body))
+                        answer = fake.default(json.loads(body))
                     else:
-                        status, doc = fake.default
+                        answer = fake.default
+                status, doc, *extra = answer
+                if fake.delay:
+                    time.sleep(fake.delay)
                 data = json.dumps(doc).encode()
+                try:
+                    self._answer(status, data, extra[0] if extra else {})
+                except OSError:
+                    pass  # the gateway gave up on this request (its timeout)
+
+            def _answer(self, status, data, headers):
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -8,7 +8,7 @@ import socket
 import pytest
 from fm_fake_openai import completion, error
 
-from dgm.fm import FMError, ProviderError, SessionTags
+from dgm.fm import FMError, ProviderDown, ProviderError, SessionTags
 from dgm.fm.client import FMClient, FMClientError
 
 TOOLS = [
@@ -71,21 +71,25 @@ def test_a_429_is_retried(make_gateway, fake_openai, ledger):
         message = gw.complete(s, USER)
     assert message["content"] == "ok"
     assert len(fake_openai.requests) == 2
-    assert [r.error for r in ledger.rows] == [None]
+    # one row per provider attempt: the failed one, then the answer
+    assert [r.error is None for r in ledger.rows] == [False, True]
+    assert "attempt 1" in ledger.rows[0].error and "slow down" in ledger.rows[0].error
 
 
-def test_a_500_becomes_an_error_row_and_a_502(make_gateway, fake_openai, ledger):
+def test_a_500_is_the_providers_fault_with_a_row_per_attempt(make_gateway, fake_openai, ledger):
     fake_openai.default = error(500, "the provider broke")
     gw = make_gateway(retries=1)
     with gw.session(tags()) as s:
         with pytest.raises(FMClientError) as info:
             FMClient(str(s.socket_path)).chat(USER)
         assert s.calls == 0
-    assert info.value.status == 502 and info.value.kind == "provider_error"
+        with pytest.raises(ProviderDown, match="not recorded"):
+            s.raise_if_refused()  # the job is held: the provider failed, not the agent
+    assert info.value.status == 503 and info.value.kind == "provider_unavailable"
     assert "after 2 attempts" in str(info.value)
     assert len(fake_openai.requests) == 2
-    (row,) = ledger.rows
-    assert row.error and "provider failed" in row.error and row.cost == 0
+    assert [r.error[:10] for r in ledger.rows] == ["attempt 1:", "attempt 2:"]
+    assert all("provider broke" in r.error and r.cost == 0 for r in ledger.rows)
 
 
 def test_context_length_error_is_a_400(make_gateway, fake_openai, ledger):

@@ -40,13 +40,17 @@ def argmax_probabilities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def test_parent_frequencies_follow_clade_thompson_sampling():
+@pytest.mark.parametrize("penalty", [1.0, 0.0, 3.0])
+def test_parent_frequencies_follow_clade_thompson_sampling(penalty):
+    """Invalid node 4 is a failure of its ancestor 0's clade, `penalty` times."""
     tree = build_tree(SHAPE, status={4: "invalid"})
-    policy = make_policy("hgm", 123, tasks=TASKS)
+    params = {} if penalty == 1.0 else {"invalid_child_failures": penalty}  # 1 is the default
+    policy = make_policy("hgm", 123, tasks=TASKS, **params)
     cand = np.array([0, 1, 5, 6])  # valid, clade successes >= 1 (2, 3 have none; 4 invalid)
     s, n = tree.clade_s[cand], tree.clade_n[cand]
     assert list(s) == [9, 3, 3, 1] and list(n) == [23, 8, 9, 6]
-    probs = argmax_probabilities(1.0 + s, 1.0 + n - s)
+    assert list(tree.clade_bad[cand]) == [1, 0, 0, 0]
+    probs = argmax_probabilities(1.0 + s, 1.0 + n - s + penalty * tree.clade_bad[cand])
     draws = [policy.choose_parent(tree) for _ in range(20_000)]
     assert set(draws) <= set(cand.tolist())
     counts = np.array([draws.count(int(c)) for c in cand])

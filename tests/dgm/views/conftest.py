@@ -3,6 +3,7 @@ invalid), evaluations with transcripts under logs/, FM calls and a finished stat
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,11 @@ PLAN = {
     2: (0, "invalid", {}),
     3: (1, "valid", {"t1": ["resolved"], "t2": ["resolved"], "t3": ["resolved", "empty"]}),
     4: (1, "valid", {"t2": ["error"]}),
+}
+# The grader's per-test results kept in each evaluation's result.json, by outcome.
+TESTS = {
+    "resolved": {"test_a": "pass", "test_b": "pass"},
+    "unresolved": {"test_a": "pass", "test_b": "fail"},
 }
 
 
@@ -66,6 +72,8 @@ def make_run(root: Path) -> RunDir:
                 (log_dir / "transcript.md").write_text(
                     f"# transcript node {node_id} {task}\n\noutcome: {outcome}\n"
                 )
+                tests = TESTS.get(outcome, {})
+                (log_dir / "result.json").write_text(json.dumps({"tests": tests}))
                 archive.record_fm_call(
                     f"s-{node_id}-{task}", node_id, task, "solve", "sim", 100, 50, 0.01, False,
                     0.1,

@@ -57,6 +57,17 @@ def test_compare_shows_shared_tasks_diff_and_path(small_run):
     assert "t3" in out and "unresolved" in out and "resolved empty" in out
 
 
+def test_per_test_results_in_show_and_compare(small_run):
+    archive = Archive.open(small_run.root)
+    c = compare_nodes(archive, Snapshot.from_archive(archive), 0, 1)
+    # t1: node 0 unresolved (test_b fails), node 1 resolved; t3 unresolved in both
+    assert c.tests == [("t1", "test_b", "fail", "pass")]
+    out = invoke("compare", str(small_run.root), "0", "1")
+    assert "Hidden tests that differ" in out and "test_b" in out
+    out = invoke("show", str(small_run.root), "0")
+    assert "tests not passed" in out and "t1: test_b fail" in out and "1/2" in out
+
+
 def test_plot_writes_three_pngs(small_run, tmp_path):
     out = invoke("plot", str(small_run.root), "--out", str(tmp_path / "plots"))
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())

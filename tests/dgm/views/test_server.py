@@ -77,8 +77,8 @@ def test_log_directory_and_file(server):
     code, body = get(server, "/api/log?path=" + quote("logs/node-3/t3-1"))
     listing = json.loads(body)
     assert code == 200 and listing["kind"] == "dir"
-    assert listing["files"] == ["logs/node-3/t3-1/transcript.md"]
-    code, body = get(server, "/api/log?path=" + quote(listing["files"][0]))
+    assert listing["files"] == ["logs/node-3/t3-1/result.json", "logs/node-3/t3-1/transcript.md"]
+    code, body = get(server, "/api/log?path=" + quote(listing["files"][1]))
     assert code == 200
     assert "outcome: empty" in json.loads(body)["text"]
 

@@ -1,0 +1,115 @@
+"""The Ray executor on a two-node cluster on this machine: placement on both nodes, a node
+removed under running jobs, a node without Docker, errors passed through."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+import ray
+
+from dgm.executors import Job
+from dgm.executors.ray_executor import RayExecutor
+from tests.dgm.executors.raycluster import node_args
+
+SLEEP = "dgm.executors.jobs:sleep"
+
+
+def sleep_job(key: str, seconds: float, marks=None, **extra) -> Job:
+    settings = {"seconds": seconds, "marks": str(marks) if marks else None, **extra}
+    return Job("sleep", key, SLEEP, settings=settings)
+
+
+def started(marks) -> Counter:
+    """How many times each job key started (file names are KEY.PID.start)."""
+    return Counter(p.name.split(".")[0] for p in marks.glob("*.start"))
+
+
+def settled(ex: RayExecutor, node_id: str) -> bool:
+    state = ex.nodes.get(node_id)
+    return state is not None and state.status not in ("new", "preparing")
+
+
+def test_jobs_run_on_both_nodes(cluster, tmp_path):
+    with RayExecutor(4, prepare=None) as ex:
+        futs = [ex.submit(sleep_job(f"j{i}", 1.0, tmp_path)) for i in range(8)]
+        results = [f.result(timeout=120) for f in futs]
+    assert [r.status for r in results] == ["done"] * 8
+    nodes = Counter(r.node for r in results)
+    assert len(nodes) == 2, nodes  # recorded per job: both nodes took work
+    assert results[3].logs == {"j3.txt": f"slept on {results[3].node}\n".encode()}
+    assert results[3].value["node"] == results[3].node
+    assert set(started(tmp_path).values()) == {1}
+
+
+def test_the_cap_on_jobs_in_flight_holds(cluster, tmp_path):
+    with RayExecutor(1, prepare=None) as ex:
+        futs = [ex.submit(sleep_job(f"c{i}", 0.3, tmp_path)) for i in range(3)]
+        seen = 0
+        while not all(f.done() for f in futs):
+            seen = max(seen, ex.in_flight())
+            time.sleep(0.01)
+    assert seen == 1
+    assert all(f.result().status == "done" for f in futs)
+
+
+def test_a_job_error_comes_back_as_itself(cluster):
+    with RayExecutor(2, prepare=None) as ex:
+        fut = ex.submit(sleep_job("bad", 0, fail="the sandbox broke"))
+        with pytest.raises(RuntimeError, match="the sandbox broke"):
+            fut.result(timeout=120)
+
+
+def test_jobs_of_a_removed_node_come_back_lost_and_nothing_runs_twice(cluster, tmp_path):
+    extra = cluster.add_node(**node_args(2, resources={"dgm_sandbox": 2, "dgm_doomed": 2}))
+    cluster.wait_for_nodes()
+    doomed = extra.node_id
+    with RayExecutor(6, prepare=None) as ex:
+        futs = [ex.submit(sleep_job(f"r{i}", 6.0, tmp_path)) for i in range(6)]
+        # wait until the extra node runs its share, then take it away
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            on_it = [p for p in tmp_path.glob("*.start") if doomed[:8] in p.read_text()]
+            if len(on_it) == 2:
+                break
+            time.sleep(0.1)
+        assert len(on_it) == 2, "the extra node never ran its jobs"
+        cluster.remove_node(extra, allow_graceful=False)
+        results = [f.result(timeout=120) for f in futs]
+        after = ex.submit(sleep_job("after", 0.1, tmp_path)).result(timeout=120)
+    lost = {r.key for r in results if r.lost}
+    assert lost == {p.name.split(".")[0] for p in on_it}
+    assert all(doomed[:8] in r.node for r in results if r.lost)
+    assert all(r.status == "done" for r in results if r.key not in lost)
+    assert set(started(tmp_path).values()) == {1}  # Ray ran nothing again by itself
+    ended = {p.name.split(".")[0] for p in tmp_path.glob("*.end")}
+    assert not (ended & lost)
+    assert after.status == "done" and doomed[:8] not in after.node
+
+
+def test_a_node_without_docker_is_named_and_left_out(cluster, tmp_path, docker_daemon):
+    bad = cluster.add_node(
+        **node_args(2), env_vars={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    )
+    cluster.wait_for_nodes()
+    notes: list[str] = []
+    try:
+        with RayExecutor(6, on_note=notes.append) as ex:  # prepares every node for real
+            futs = [ex.submit(sleep_job(f"d{i}", 0.5, tmp_path)) for i in range(6)]
+            results = [f.result(timeout=300) for f in futs]
+            deadline = time.monotonic() + 120  # the jobs may all end before its check does
+            while time.monotonic() < deadline and not settled(ex, bad.node_id):
+                time.sleep(0.1)
+            states = {s.id: s.status for s in ex.nodes.values()}
+    finally:
+        cluster.remove_node(bad)
+    assert states[bad.node_id] == "excluded"
+    assert [n for n in notes if bad.node_id[:8] in n and "cannot run sandboxes" in n], notes
+    assert all(r.status == "done" and bad.node_id[:8] not in r.node for r in results)
+
+
+def test_ray_is_left_running_when_the_executor_did_not_start_it(cluster):
+    ex = RayExecutor(1, prepare=None)
+    ex.shutdown()
+    assert ray.is_initialized()

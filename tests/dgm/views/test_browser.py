@@ -82,11 +82,13 @@ def test_click_a_node_and_see_its_diff(browser, viewer):
     assert "weakness-3" in browser.find_element(By.ID, "detail").text
     assert "$0.0400" in browser.find_element(By.ID, "fm-cost").text
 
-    # A transcript: the evaluation log is a directory, so its file is listed, then opened.
+    # A transcript: the evaluation log is a directory, so its files are listed (result.json,
+    # transcript.md), then one is opened.
     browser.find_element(By.CSS_SELECTOR, "#scores button.link").click()
     box = browser.find_element(By.ID, "transcript-box")
     wait.until(lambda _: box.find_elements(By.CSS_SELECTOR, "button.link"))
-    box.find_element(By.CSS_SELECTOR, "button.link").click()
+    files = box.find_elements(By.CSS_SELECTOR, "button.link")
+    [f for f in files if f.text.endswith("transcript.md")][0].click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "transcript-box"), "# transcript node 3"))
 
     # Panning moves the tree; a drag is not taken for a click.

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from archive import Archive
-from dgm.config import RunConfig
-from dgm.evaluate import TaskResult
-from dgm.loop import Scheduler
+from dgm.evolve.evaluate import TaskResult
+from dgm.evolve.workbench import Evaluation, Expansion
 from dgm.policies import TreeState, make_policy
-from dgm.runner import SEED_AGENT, rebuild_tree
-from dgm.workbench import Evaluation, Expansion
+from dgm.run.config import RunConfig
+from dgm.run.lifecycle import SEED_AGENT, rebuild_tree
+from dgm.run.scheduler import Scheduler
 
 TASKS = [f"task-{i}" for i in range(20)]
 

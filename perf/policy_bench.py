@@ -81,7 +81,7 @@ def main() -> None:
 
 def simulate_timing() -> None:
     """The issue's target: 200 seeds x 5 policies x 800 evaluations under 60 s."""
-    from dgm.simulator import SimConfig, run_all
+    from dgm.policysim import SimConfig, run_all
 
     cfg = SimConfig(policies=["dgm", "hgm", "greedy", "random", "latest"], budget=800, seeds=200)
     jobs = os.cpu_count() or 1

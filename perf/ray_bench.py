@@ -41,7 +41,7 @@ from dgm.executors import Job, LocalExecutor  # noqa: E402
 from dgm.executors.ray_executor import RayExecutor  # noqa: E402
 from dgm.policies import ActionResult, Evaluate, Expand, TreeState, make_policy  # noqa: E402
 
-SLEEP = "dgm.executors.jobs:sleep"
+SLEEP = "dgm.executors.probes:sleep"
 
 
 def node_args(slots: int, **extra) -> dict:

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from archive import Archive
-from dgm.config import RunConfig
-from dgm.rundir import RunDir
+from dgm.run.config import RunConfig
+from dgm.run.rundir import RunDir
 from dgm.views import Snapshot, ViewerServer, plot_all
 
 TASKS = [f"task-{i}" for i in range(30)]

@@ -93,7 +93,7 @@ class Executor(Protocol):
 
 
 def resolve(fn: str):
-    """The function an import path names ("dgm.workbench:evaluate_job")."""
+    """The function an import path names ("dgm.evolve.workbench:evaluate_job")."""
     module, _, name = fn.partition(":")
     if not module or not name:
         raise ExecutorError(f"a job function is 'module:function', not {fn!r}")

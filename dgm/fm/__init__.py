@@ -14,7 +14,7 @@ from dgm.fm.errors import (
 from dgm.fm.gateway import Gateway, validate_model
 from dgm.fm.ledger import FMCallRow, Ledger, MemoryLedger
 from dgm.fm.session import ROLES, Session, SessionTags
-from dgm.fm.simtypes import SimRequest
+from dgm.fm.sim.types import SimRequest
 
 __all__ = [
     "ROLES",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import litellm
 
-from dgm.fm import faults, provider, replies
+from dgm.fm import faults, replies
 from dgm.fm.budget import Budget, BudgetKeeper
 from dgm.fm.cache import ResponseCache, canonical_key
 from dgm.fm.errors import (
@@ -34,6 +34,7 @@ from dgm.fm.errors import (
 )
 from dgm.fm.server import MAX_BODY, MAX_CONNECTIONS, error_body
 from dgm.fm.session import Session, SessionTags
+from dgm.fm.sim import provider
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 litellm.suppress_debug_info = True

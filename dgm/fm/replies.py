@@ -7,8 +7,8 @@ import json
 
 import litellm
 
-from dgm.fm import provider
 from dgm.fm.errors import RequestError
+from dgm.fm.sim import provider
 
 # Request fields forwarded to the model (and part of the cache key); others are ignored.
 SAMPLING_PARAMS = (

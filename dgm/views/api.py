@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dgm.rundir import RunDir
+from dgm.run.rundir import RunDir
 from dgm.views.data import Snapshot, ViewError
 from dgm.views.layout import tree_layout
 

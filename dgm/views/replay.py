@@ -17,7 +17,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from dgm.rundir import RunDir
+from dgm.run.rundir import RunDir
 from dgm.views.api import locate_in_run
 from dgm.views.data import ViewError
 
@@ -52,7 +52,7 @@ class Replay:
     task: str
     mode: str  # "cached" or the fresh model's name
     original: Any | None  # archive Evaluation
-    new: Any  # dgm.evaluate.TaskResult
+    new: Any  # dgm.evolve.evaluate.TaskResult
     original_transcript: str | None
     new_transcript: str
 
@@ -104,7 +104,7 @@ def replay_task(
 ) -> Replay:
     """Run `node`'s agent on `task_id` again (see the module docstring)."""
     from benchmarks import get_benchmark
-    from dgm.evaluate import run_task
+    from dgm.evolve.evaluate import run_task
     from dgm.fm import Budget, Gateway, MemoryLedger
     from sandbox import SandboxConfig, ensure_image
 

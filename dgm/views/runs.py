@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from dgm.rundir import RunDir, RunLock
+from dgm.run.rundir import RunDir, RunLock
 from dgm.views.data import Snapshot
 
 

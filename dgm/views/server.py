@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from dgm.rundir import RunDir
+from dgm.run.rundir import RunDir
 from dgm.views.api import RunData
 from dgm.views.data import ViewError
 

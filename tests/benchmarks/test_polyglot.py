@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import CHECK_HEADING, BenchmarkError, get_benchmark
-from dgm.config import RunConfig
+from dgm.run.config import RunConfig
 from sandbox.image_polyglot import POLYGLOT_IMAGE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "polyglot"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dgm.config import RunConfig
 from dgm.errors import ConfigError
+from dgm.run.config import RunConfig
 
 
 def test_defaults_are_the_demo_run():

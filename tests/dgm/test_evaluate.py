@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks import Outcome, Task, get_benchmark
-from dgm.diffs import DIFF_FILE_BYTES, DIFF_FILE_LINES, DIFF_LIMIT, GRADE_MAX_FILES
-from dgm.diffs import workspace_diff as _diff
-from dgm.evaluate import TaskResult, log_name, run_task
+from dgm.evolve.diffs import DIFF_FILE_BYTES, DIFF_FILE_LINES, DIFF_LIMIT, GRADE_MAX_FILES
+from dgm.evolve.diffs import workspace_diff as _diff
+from dgm.evolve.evaluate import TaskResult, log_name, run_task
 from dgm.fm import Gateway, MemoryLedger
 from sandbox import SandboxConfig, wait_for_removals
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from dgm import improve
-from dgm.config import EntryWeights
+from dgm.evolve import improve
+from dgm.run.config import EntryWeights
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The loop's work as jobs (dgm/jobs.py): an evaluation and an expansion made into data,
+"""The loop's work as jobs (dgm/run/jobs.py): an evaluation and an expansion made into data,
 run by an executor's worker over that data alone, and taken back by the head: the logs
 land in the run's logs folder, the paths point there, the child's tree is on the head."""
 
@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 from archive import Archive
-from dgm import runner
-from dgm.config import RunConfig
+from dgm.evolve.workbench import Evaluation, Expansion, Workbench
 from dgm.executors import LocalExecutor
 from dgm.fm import Gateway
-from dgm.jobs import JobMaker
-from dgm.rundir import create_run
-from dgm.workbench import Evaluation, Expansion, Workbench
+from dgm.run import lifecycle as runner
+from dgm.run.config import RunConfig
+from dgm.run.jobs import JobMaker
+from dgm.run.rundir import create_run
 
 pytestmark = pytest.mark.docker
 

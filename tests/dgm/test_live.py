@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from dgm.config import RunConfig
-from dgm.live import LiveView
 from dgm.policies import TreeState
+from dgm.run.config import RunConfig
+from dgm.views.live import LiveView
 
 
 class Ledger:

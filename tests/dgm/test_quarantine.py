@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from archive import Archive
-from dgm.config import RunConfig
 from dgm.policies import POLICIES, QUARANTINED, VALID, TreeState, make_policy
-from dgm.rundir import RunDir, RunLock
-from dgm.runner import rebuild_tree
+from dgm.run.config import RunConfig
+from dgm.run.lifecycle import rebuild_tree
+from dgm.run.rundir import RunDir, RunLock
 
 TASKS = [f"t{i}" for i in range(6)]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from archive import Archive
-from dgm.config import RunConfig
-from dgm.rundir import RunError, RunLock, create_run, is_complete, list_runs, open_run
+from dgm.run.config import RunConfig
+from dgm.run.rundir import RunError, RunLock, create_run, is_complete, list_runs, open_run
 
 SEED = Path(__file__).resolve().parents[2] / "dgm" / "seed_agent"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from dgm.fm import sim
-from dgm.fm.catalogue import apply_change, load_catalogue
-from dgm.fm.simtypes import SimRequest
+from dgm.fm.sim import model as sim
+from dgm.fm.sim.catalogue import apply_change, load_catalogue
+from dgm.fm.sim.types import SimRequest
 
 SEED = Path(__file__).resolve().parents[2] / "dgm" / "seed_agent"
 ADD_PROBLEM = (

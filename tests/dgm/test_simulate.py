@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from dgm.simulator import FAMILIES, Landscape, SimConfig, SimulateError, report, run_all, summarise
+from dgm.policysim import FAMILIES, Landscape, SimConfig, SimulateError, report, run_all, summarise
 
 
 def test_children_depend_on_their_path_not_on_the_order_of_expansion():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dgm.validate import static_checks
+from dgm.evolve.validate import static_checks
 
 
 def agent(root: Path, body: str = "print('agent')\n", marker: bool = False) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dgm.commands.eval_cmd import run_eval
+from dgm.cli.eval_cmd import run_eval
 from tests.sandbox.helpers import interruptible
 
 pytestmark = pytest.mark.docker

@@ -8,10 +8,10 @@ from pathlib import Path
 from rich.console import Console
 
 from archive import Archive
-from dgm import runner
-from dgm.commands import run_cmd
-from dgm.config import RunConfig
-from dgm.rundir import create_run
+from dgm.cli import run_cmd
+from dgm.run import lifecycle as runner
+from dgm.run.config import RunConfig
+from dgm.run.rundir import create_run
 from dgm.views.runs import status_view, summarise_run
 
 TASKS = [f"HumanEval/{i}" for i in range(4)]

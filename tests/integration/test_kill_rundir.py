@@ -16,9 +16,9 @@ import pytest
 from rich.console import Console
 
 from archive import Archive
-from dgm import runner
-from dgm.config import RunConfig
-from dgm.rundir import (
+from dgm.run import lifecycle as runner
+from dgm.run.config import RunConfig
+from dgm.run.rundir import (
     RunError,
     create_run,
     is_complete,
@@ -32,8 +32,8 @@ from dgm.rundir import (
 REPO = str(Path(__file__).resolve().parents[2])
 # A child that creates a run (real archive) and is killed at the point DGM_KILL_AT names.
 CREATE = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from dgm.config import RunConfig; "
-    "from dgm.rundir import create_run; from archive import Archive; "
+    "import sys; sys.path.insert(0, sys.argv[1]); from dgm.run.config import RunConfig; "
+    "from dgm.run.rundir import create_run; from archive import Archive; "
     "seed = sys.argv[1] + '/dgm/seed_agent'; "
     "create_run(RunConfig(name='r', runs_dir=sys.argv[2]), "
     "lambda run: Archive.create(run.root, seed).close())"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from dgm.evolve.validate import SMOKE_CONTEXT, validate_child
 from dgm.fm import Gateway, SessionTags
-from dgm.fm.catalogue import apply_change, load_catalogue
-from dgm.validate import SMOKE_CONTEXT, validate_child
+from dgm.fm.sim.catalogue import apply_change, load_catalogue
 from sandbox import SandboxConfig
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

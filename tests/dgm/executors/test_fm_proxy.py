@@ -32,7 +32,7 @@ def test_a_sandbox_on_the_worker_node_reaches_the_model_only_through_the_head(
     try:
         # `dgm_worker` only on the worker node: the job cannot land on the head's node
         with RayExecutor(2, gateway=gateway, resource="dgm_worker") as ex:
-            job = Job("probe", "probe-1", "dgm.executors.jobs:fm_probe",
+            job = Job("probe", "probe-1", "dgm.executors.probes:fm_probe",
                       settings={"prompt": "ping"}, tags={"run": "t", "node": 5})  # fmt: skip
             result = ex.submit(job).result(timeout=300)
             assert ex.relay.open_sessions() == 0
@@ -65,7 +65,7 @@ def test_the_heads_session_caps_hold_for_calls_from_another_node(cluster, monkey
     gateway = Gateway(MODEL, api_base=server.api_base, ledger=ledger)
     try:
         with RayExecutor(1, gateway=gateway, resource="dgm_worker", prepare=None) as ex:
-            job = Job("calls", "capped", "dgm.executors.jobs:fm_calls",
+            job = Job("calls", "capped", "dgm.executors.probes:fm_calls",
                       settings={"calls": 3, "max_calls": 2})  # fmt: skip
             result = ex.submit(job).result(timeout=300)
     finally:

@@ -24,7 +24,7 @@ def test_local_jobs_return_values_and_logs(tmp_path):
                 Job(
                     "sleep",
                     f"j{i}",
-                    "dgm.executors.jobs:sleep",
+                    "dgm.executors.probes:sleep",
                     settings={"seconds": 0.05, "marks": str(marks)},
                 )
             )  # fmt: skip
@@ -39,7 +39,7 @@ def test_local_jobs_return_values_and_logs(tmp_path):
 
 def test_a_failing_job_raises_its_own_error():
     with LocalExecutor(1) as ex:
-        fut = ex.submit(Job("sleep", "bad", "dgm.executors.jobs:sleep",
+        fut = ex.submit(Job("sleep", "bad", "dgm.executors.probes:sleep",
                             settings={"fail": "no docker here"}))  # fmt: skip
         with pytest.raises(RuntimeError, match="no docker here"):
             fut.result(timeout=30)

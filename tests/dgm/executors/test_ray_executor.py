@@ -13,7 +13,7 @@ from dgm.executors import Job
 from dgm.executors.ray_executor import RayExecutor
 from tests.dgm.executors.raycluster import node_args
 
-SLEEP = "dgm.executors.jobs:sleep"
+SLEEP = "dgm.executors.probes:sleep"
 
 
 def sleep_job(key: str, seconds: float, marks=None, **extra) -> Job:

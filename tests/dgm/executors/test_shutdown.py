@@ -13,7 +13,7 @@ def test_shutdown_leaves_no_ray_process_of_ours(tmp_path):
     before = ray_pids()  # other people's Ray processes on this machine are not ours
     ex = make_executor("ray", 2, prepare=None, init_options={"num_cpus": 1})
     try:
-        futs = [ex.submit(Job("sleep", f"s{i}", "dgm.executors.jobs:sleep",
+        futs = [ex.submit(Job("sleep", f"s{i}", "dgm.executors.probes:sleep",
                               settings={"seconds": 0.2})) for i in range(3)]  # fmt: skip
         assert [f.result(timeout=120).status for f in futs] == ["done"] * 3
         ours = ray_pids() - before

@@ -223,7 +223,7 @@ def test_the_socket_caps_connections_and_body_size(make_gateway, fake_openai):
 
 
 def test_the_run_config_reaches_the_gateway_and_the_smoke_run(fake_openai):
-    from dgm.config import RunConfig
+    from dgm.run.config import RunConfig
 
     config = RunConfig.parse(
         {

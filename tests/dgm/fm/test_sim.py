@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dgm import improve
-from dgm.fm import sim
-from dgm.fm.catalogue import apply_change, load_catalogue
-from dgm.fm.catalogue.faults import inject_fault
-from dgm.fm.simtypes import SimRequest
+from dgm.evolve import improve
+from dgm.fm.sim import model as sim
+from dgm.fm.sim.catalogue import apply_change, load_catalogue
+from dgm.fm.sim.catalogue.faults import inject_fault
+from dgm.fm.sim.types import SimRequest
 
 SEED = Path(__file__).resolve().parents[3] / "dgm" / "seed_agent"
 TOOLS = [{"type": "function", "function": {"name": n}} for n in ("bash", "editor")]

@@ -50,7 +50,7 @@ def test_sim_answers_through_the_socket_and_is_deterministic(sim_gateway):
 
 def test_sim_sees_the_session_context_and_call_index(sim_gateway, monkeypatch):
     seen = []
-    import dgm.fm.sim as sim
+    import dgm.fm.sim.model as sim
 
     real = sim.respond
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dgm.policies import ActionResult, Evaluate, Expand, TreeState
-from dgm.simulator import Landscape
+from dgm.policysim import Landscape
 
 TASKS = [f"t{i}" for i in range(12)]
 

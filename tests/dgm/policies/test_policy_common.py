@@ -18,7 +18,7 @@ from dgm.policies import (
     Wait,
     make_policy,
 )
-from dgm.simulator import Landscape
+from dgm.policysim import Landscape
 from tests.dgm.policies.policy_helpers import TASKS, step
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from archive import Archive
-from dgm.config import RunConfig
-from dgm.rundir import RunDir
+from dgm.run.config import RunConfig
+from dgm.run.rundir import RunDir
 
 SEED_AGENT = 'def main():\n    print("seed")\n\n\nif __name__ == "__main__":\n    main()\n'
 # node: (parent, status, {task: [outcomes]})

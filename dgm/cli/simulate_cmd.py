@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from dgm.simulator.landscape import FAMILIES
+from dgm.policysim.landscape import FAMILIES
 
 console = Console()
 
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 def _count(text: str, what: str, minimum: int = 1) -> int:
     """A whole number from the command line, or a one-line error (exit code 2)."""
-    from dgm.simulator import SimulateError
+    from dgm.policysim import SimulateError
 
     try:
         value = int(text)
@@ -35,7 +35,7 @@ def _count(text: str, what: str, minimum: int = 1) -> int:
 
 def _params(items: list[str]) -> dict[str, dict[str, str]]:
     """`hgm.alpha=0.5` -> {"hgm": {"alpha": "0.5"}} (the policy coerces the value)."""
-    from dgm.simulator import SimulateError
+    from dgm.policysim import SimulateError
 
     out: dict[str, dict[str, str]] = {}
     for item in items:
@@ -82,7 +82,7 @@ def simulate(
 
     Prints the true solve rate of the agents each policy picks (the landscapes are
     synthetic, not real agents)."""
-    from dgm.simulator import SimConfig, SimulateError, report, run_all
+    from dgm.policysim import SimConfig, SimulateError, report, run_all
 
     names = [p.strip() for p in policies.split(",") if p.strip()]
     cfg = SimConfig(

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dgm.config import RunConfig
 from dgm.errors import DgmError
+from dgm.run.config import RunConfig
 from sandbox import cleanup
 from sandbox.cleanup import kill_point
 

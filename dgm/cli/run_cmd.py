@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from dgm.config import RunConfig
+from dgm.run.config import RunConfig
 
 console = Console()
 
@@ -50,7 +50,7 @@ def run(
 
     The demo uses the offline `sim` model on HumanEval's small subset with the hgm policy
     and 2 workers, and takes a few minutes."""
-    from dgm import runner
+    from dgm.run import lifecycle as runner
 
     if resume:
         summary = runner.resume(resume, console, runs_dir or Path("runs"))

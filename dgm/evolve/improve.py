@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dgm.config import EntryWeights
+from dgm.run.config import EntryWeights
 
 PROMPTS = Path(__file__).parent / "prompts"
 SOURCE_CHARS = 24_000  # how much agent source the diagnosis sees

@@ -22,7 +22,7 @@ from dgm.policies import (
     TreeState,
     make_policy,
 )
-from dgm.simulator.landscape import FAMILIES, Landscape, SimulateError
+from dgm.policysim.landscape import FAMILIES, Landscape, SimulateError
 
 N_CHECKPOINTS = 40
 

@@ -12,12 +12,11 @@ from rich.console import Console
 
 from archive import Archive
 from benchmarks import get_benchmark
-from dgm.config import RunConfig
+from dgm.evolve.workbench import Workbench
 from dgm.fm import BudgetExceeded, Gateway, ProviderDown, validate_model
-from dgm.live import LiveView
-from dgm.loop import Scheduler
 from dgm.policies import TreeState, make_policy
-from dgm.rundir import (
+from dgm.run.config import RunConfig
+from dgm.run.rundir import (
     RunDir,
     RunError,
     RunLock,
@@ -28,10 +27,11 @@ from dgm.rundir import (
     root_missing,
     run_path,
 )
-from dgm.workbench import Workbench
+from dgm.run.scheduler import Scheduler
+from dgm.views.live import LiveView
 from sandbox import cleanup, ensure_image, remove_orphans, wait_for_removals
 
-SEED_AGENT = Path(__file__).parent / "seed_agent"
+SEED_AGENT = Path(__file__).resolve().parent.parent / "seed_agent"
 ARCHIVE_FILES = ("archive.git", *(f"archive.db{x}" for x in ("", "-wal", "-shm", "-journal")))
 
 

@@ -18,12 +18,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dgm.config import RunConfig
 from dgm.errors import DgmError
+from dgm.run.config import RunConfig
 
 if TYPE_CHECKING:
     from benchmarks import Task
-    from dgm.evaluate import TaskResult
+    from dgm.evolve.evaluate import TaskResult
 
 SEED_AGENT = Path(__file__).resolve().parent.parent / "seed_agent"
 
@@ -166,7 +166,7 @@ def _run_all(agent_dir, tasks: list[Task], summary, gateway, run_id, out, timeou
              where=("local", None)):  # fmt: skip
     from dgm.executors import make_executor, pack_dir
     from dgm.fm import ProviderDown
-    from dgm.jobs import eval_task_job, finish_eval_task
+    from dgm.run.jobs import eval_task_job, finish_eval_task
     from sandbox import remove_orphans, wait_for_removals
 
     source = pack_dir(agent_dir)

@@ -1,8 +1,8 @@
 """The policy simulator: policies on synthetic self-improvement landscapes."""
 
-from dgm.simulator.landscape import FAMILIES, Landscape, SimulateError
-from dgm.simulator.report import summarise
-from dgm.simulator.run import N_CHECKPOINTS, RunOutcome, SimConfig, run_all, run_one
+from dgm.policysim.landscape import FAMILIES, Landscape, SimulateError
+from dgm.policysim.report import summarise
+from dgm.policysim.run import N_CHECKPOINTS, RunOutcome, SimConfig, run_all, run_one
 
 __all__ = [
     "FAMILIES",

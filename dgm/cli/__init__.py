@@ -1,4 +1,4 @@
-"""The `dgm` command line. Each command group lives in `dgm/commands/` and registers itself."""
+"""The `dgm` command line. Each command group lives in `dgm/cli/` and registers itself."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ COMMAND_MODULES = [
 ]
 
 for _name in COMMAND_MODULES:
-    importlib.import_module(f"dgm.commands.{_name}").register(app)
+    importlib.import_module(f"dgm.cli.{_name}").register(app)
 
 
 def _interrupt(signum, frame) -> None:

@@ -18,14 +18,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from dgm.config import RunConfig
 from dgm.errors import DgmError
+from dgm.evolve.workbench import Evaluation, Expansion, Workbench
 from dgm.executors import ExecutorError, make_executor
 from dgm.fm import BudgetExceeded, ProviderDown
-from dgm.jobs import JobMaker
-from dgm.outage import ProviderStop, ProviderWatch
 from dgm.policies import ActionResult, Evaluate, Expand, Stop, TreeState, Wait
-from dgm.workbench import Evaluation, Expansion, Workbench
+from dgm.run.config import RunConfig
+from dgm.run.jobs import JobMaker
+from dgm.run.outage import ProviderStop, ProviderWatch
 
 STATE_KEY = "loop"
 MAX_FAILURES = 3

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from dgm.rundir import RunDir, list_runs, open_run
+from dgm.run.rundir import RunDir, list_runs, open_run
 
 console = Console()
 RUNS_DIR_OPTION = typer.Option(Path("runs"), "--runs-dir", help="Where runs live.")

@@ -16,13 +16,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from dgm.evolve.workbench import Evaluation, Expansion, Workbench
 from dgm.executors import Job, JobContext, JobResult, collect_logs, pack_dir, unpack_tar
 from dgm.executors import write_logs as _write_logs
-from dgm.workbench import Evaluation, Expansion, Workbench
 from sandbox import SandboxConfig
 
-EVALUATE = "dgm.jobs:run_evaluation"
-EXPAND = "dgm.jobs:run_expansion"
+EVALUATE = "dgm.run.jobs:run_evaluation"
+EXPAND = "dgm.run.jobs:run_expansion"
 
 
 class JobMaker:
@@ -156,7 +156,7 @@ def run_expansion(job: Job, ctx: JobContext) -> dict[str, Any]:
 
 
 # -- `dgm eval`: one agent on one task, outside a run ---------------------------------------------
-EVAL_TASK = "dgm.jobs:run_eval_task"
+EVAL_TASK = "dgm.run.jobs:run_eval_task"
 
 
 def eval_task_job(source: bytes, task, run_id: str, timeout: float) -> Job:
@@ -165,7 +165,7 @@ def eval_task_job(source: bytes, task, run_id: str, timeout: float) -> Job:
 
 
 def run_eval_task(job: Job, ctx: JobContext) -> dict[str, Any]:
-    from dgm.evaluate import run_task
+    from dgm.evolve.evaluate import run_task
 
     logs = ctx.scratch / "logs"
     record = run_task(

@@ -18,9 +18,9 @@ import re
 
 import numpy as np
 
-from dgm.fm.catalogue import Change, load_catalogue
-from dgm.fm.catalogue.faults import inject_fault
-from dgm.fm.simtypes import SimRequest
+from dgm.fm.sim.catalogue import Change, load_catalogue
+from dgm.fm.sim.catalogue.faults import inject_fault
+from dgm.fm.sim.types import SimRequest
 
 MAX_WRITES = 4  # answers written per solve session before sim gives up rewriting
 MALFORMED_RATE = 0.05  # diagnoses answered with broken JSON, to exercise the error path

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from dgm.simulator.run import N_CHECKPOINTS, RunOutcome, SimConfig
+from dgm.policysim.run import N_CHECKPOINTS, RunOutcome, SimConfig
 
 
 def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:

@@ -17,7 +17,7 @@ from litellm import CustomLLM, ModelResponse
 from litellm.llms.custom_llm import CustomLLMError
 from litellm.utils import custom_llm_setup
 
-from dgm.fm.simtypes import SimRequest
+from dgm.fm.sim.types import SimRequest
 
 SIM_PROVIDER = "sim"
 SIM_LITELLM_MODEL = "sim/sim"
@@ -54,13 +54,10 @@ class SimProvider(CustomLLM):
         meta = ((litellm_params or {}).get("metadata") or {}).get(SIM_METADATA_KEY)
         if meta is None:
             raise CustomLLMError(400, "sim is only reachable through the dgm FM gateway")
-        try:
-            from dgm.fm.sim import respond  # written separately; imported late on purpose
-        except ImportError as exc:
-            raise CustomLLMError(500, f"the sim model is not available: {exc}") from exc
+        from dgm.fm.sim import model  # late: the model's catalogue loads on first use
         tools = optional_params.get("tools")
         request = SimRequest(messages=messages, tools=tools, **meta)
-        message = respond(request)
+        message = model.respond(request)
         tool_calls = message.get("tool_calls") or None
         response = ModelResponse(
             id=f"chatcmpl-sim-{uuid.uuid4().hex[:12]}",

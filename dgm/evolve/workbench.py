@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from dgm import improve
-from dgm.config import RunConfig
-from dgm.evaluate import TaskResult, run_task
+from dgm.evolve import improve
+from dgm.evolve.evaluate import TaskResult, run_task
+from dgm.evolve.validate import SMOKE_CONTEXT, Verdict, validate_child
 from dgm.fm import BudgetExceeded, FMError, ProviderDown, SessionTags
-from dgm.rundir import RunDir
-from dgm.validate import SMOKE_CONTEXT, Verdict, validate_child
+from dgm.run.config import RunConfig
+from dgm.run.rundir import RunDir
 from sandbox import LimitExceeded, Sandbox, SandboxConfig
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from benchmarks import GradeResult, Outcome, Task
 from benchmarks.grading import GRADER_FAILED, grade_in_sandbox
-from dgm.diffs import workspace_diff
 from dgm.errors import DgmError
+from dgm.evolve.diffs import workspace_diff
 from dgm.fm import SessionTags
 from sandbox import LimitExceeded, RunResult, Sandbox, SandboxConfig, SandboxError
 

@@ -1,8 +1,8 @@
-"""The bare git repository behind an archive, driven only by plumbing commands.
+"""The bare git repository behind an archive, through GitPython and plumbing commands only.
 
 No work tree is ever shared, so writers in threads or processes cannot collide: a directory's
-files go in as objects through long-running `git hash-object -w` pipes (archive.gitpipes); a
-diff is applied with `git apply --cached` to a temporary index file (GIT_INDEX_FILE) read
+files go in as objects through long-running `git hash-object -w` processes (archive.gitrepo);
+a diff is applied with `git apply --cached` to a temporary index file (GIT_INDEX_FILE) read
 from the parent's tree. Commits carry a fixed identity and a date derived from the node id:
 the same tree under the same parent gives the same commit id in every run."""
 
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from archive.errors import ArchiveError
-from archive.gitpipes import GitPipes
+from archive.gitrepo import ThreadRepos
 from archive.models import Diff
 
 EPOCH = 1_700_000_000  # commit dates are EPOCH + node id seconds
@@ -32,42 +32,52 @@ class GitStore:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        # No system or user config: their filters or autocrlf would change what is stored.
+        # GitPython adds these to the environment of every git it starts. GIT_DIR beats one
+        # the caller may have set; no system or user config: their filters or autocrlf would
+        # change what is stored. GIT_FLUSH: answers of the long-running processes come at once.
         self.env = {
-            **os.environ,
-            "GIT_DIR": str(self.path),
-            "LC_ALL": "C",
+            "GIT_DIR": str(self.path.absolute()),  # GitPython runs git inside the repository
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_FLUSH": "1",
         }
-        self.env.pop("GIT_INDEX_FILE", None)
-        self.env.pop("GIT_WORK_TREE", None)
-        self.pipes = GitPipes(self.path, self.env)
+        self.repos = ThreadRepos(self.path.absolute(), self.env)
 
     @classmethod
     def init(cls, path: Path) -> GitStore:
         """Create the bare repository."""
-        subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True, capture_output=True)
-        store = cls(path)
-        # No automatic gc (keeps timings flat), no reflogs for 10,000 node refs.
-        store.git("config", "gc.auto", "0")
-        store.git("config", "core.logAllRefUpdates", "false")
-        return store
+        import git
 
-    def git(self, *args: str, input: bytes | None = None, env: dict | None = None) -> bytes:
-        """Run one git command; a failure is an ArchiveError carrying git's first line."""
-        proc = subprocess.run(["git", *args], input=input, env=env or self.env, capture_output=True)
-        if proc.returncode != 0:
-            msg = proc.stderr.decode(errors="replace").strip().splitlines()
-            first = msg[0] if msg else f"exit {proc.returncode}"
-            raise ArchiveError(f"git {args[0]} failed: {first}")
-        return proc.stdout
+        try:
+            repo = git.Repo.init(path, mkdir=True, bare=True)
+        except git.GitCommandError as exc:
+            raise ArchiveError(f"git init failed: {_first_line(exc.stderr)}") from None
+        with repo.config_writer() as config:
+            config.set_value("gc", "auto", "0")  # no automatic gc: keeps timings flat
+            config.set_value("core", "logAllRefUpdates", "false")  # no reflogs for node refs
+        repo.close()
+        return cls(path)
+
+    def git(
+        self, command: str, *args: str, stdin: IO[bytes] | None = None, env: dict | None = None
+    ) -> bytes:
+        """Run one git command (`command` as GitPython spells it: `diff_tree`); a failure is an
+        ArchiveError carrying git's first line."""
+        run = getattr(self.repos.repo().git, command)
+        status, out, err = run(
+            *args, istream=stdin, env=env, with_extended_output=True, with_exceptions=False,
+            stdout_as_string=False, strip_newline_in_stdout=False,
+        )  # fmt: skip
+        if status != 0:
+            name = command.replace("_", "-")
+            raise ArchiveError(f"git {name} failed: {_first_line(err) or f'exit {status}'}")
+        return out
 
     # -- building trees ------------------------------------------------------------------
     def tree_from_dir(self, files_dir: Path) -> str:
         """Write a directory's files (skipping .git and __pycache__) as blobs and trees through
-        the long-running hash-object pipes; returns the root tree id."""
-        root = Path(files_dir)
+        the long-running hash-object processes; returns the root tree id."""
+        root = Path(files_dir).absolute()  # git runs in the repository, not in our directory
         if not root.is_dir():
             raise ArchiveError(f"no directory at '{files_dir}'")
         files: list[tuple[str, str, Path]] = []  # (relative path, mode, full path)
@@ -82,10 +92,10 @@ class GitStore:
                     links.append((rel, os.readlink(full).encode()))
                 elif stat.S_ISREG(st.st_mode):  # not sockets or fifos
                     files.append((rel, "100755" if st.st_mode & 0o111 else "100644", full))
-        shas = self.pipes.write_files([full for _, _, full in files])
+        shas = self.repos.write_files([full for _, _, full in files])
         entries = {rel: (mode, sha) for (rel, mode, _), sha in zip(files, shas, strict=True)}
         for rel, target in links:
-            entries[rel] = ("120000", self.pipes.write_object("blob", target))
+            entries[rel] = ("120000", self.repos.write_object("blob", target))
         return self._write_trees(entries)
 
     def _write_trees(self, entries: dict[str, tuple[str, str]]) -> str:
@@ -114,14 +124,14 @@ class GitStore:
             f"{items[n][0]} {n}".encode() + b"\0" + bytes.fromhex(items[n][1])
             for n in sorted(items, key=order)
         )
-        return self.pipes.write_object("tree", body)
+        return self.repos.write_object("tree", body)
 
     @contextmanager
     def _temp_index(self) -> Iterator[dict[str, str]]:
         """An environment naming a fresh index file of our own, removed afterwards."""
         index = Path(tempfile.gettempdir()) / f"dgm-index-{uuid.uuid4().hex}"
         try:
-            yield {**self.env, "GIT_INDEX_FILE": str(index)}
+            yield {"GIT_INDEX_FILE": str(index)}
         finally:
             index.unlink(missing_ok=True)
             index.with_name(index.name + ".lock").unlink(missing_ok=True)
@@ -131,14 +141,14 @@ class GitStore:
         if not diff.strip():
             return base
         with self._temp_index() as env:
-            self.git("read-tree", base, env=env)
+            self.git("read_tree", base, env=env)
             text = diff if diff.endswith("\n") else diff + "\n"
             try:
-                args = ("apply", "--cached", "--whitespace=nowarn", "-")
-                self.git(*args, input=text.encode(), env=env)
+                with _stdin(text.encode()) as stdin:
+                    self.git("apply", "--cached", "--whitespace=nowarn", "-", stdin=stdin, env=env)
             except ArchiveError as exc:
                 raise ArchiveError(f"the diff does not apply: {exc}") from None
-            return self.git("write-tree", env=env).decode().strip()
+            return self.git("write_tree", env=env).decode().strip()
 
     def numstats(self, commits: list[str]) -> dict[str, tuple[int, int, int]]:
         """commit -> (files changed, lines added, lines removed) against its first parent (the
@@ -147,8 +157,8 @@ class GitStore:
             return {}
         stats: dict[str, list[int]] = {}
         current: list[int] = []
-        feed = "".join(f"{c}\n" for c in commits).encode()
-        out = self.git("diff-tree", "--stdin", "--root", "-r", "--numstat", input=feed)
+        with _stdin("".join(f"{c}\n" for c in commits).encode()) as stdin:
+            out = self.git("diff_tree", "--stdin", "--root", "-r", "--numstat", stdin=stdin)
         for line in out.decode(errors="replace").splitlines():
             if "\t" in line:
                 added, removed, _ = line.split("\t", 2)
@@ -166,22 +176,22 @@ class GitStore:
         who = f"{IDENTITY} {EPOCH + node_id}"
         text = f"tree {tree}\n" + (f"parent {parent}\n" if parent else "")
         text += f"author {who} +0000\ncommitter {who} +0000\n\n{message}\n"
-        return self.pipes.write_object("commit", text.encode())
+        return self.repos.write_object("commit", text.encode())
 
     def set_ref(self, node_id: int, commit: str) -> None:
-        self.pipes.update_ref(f"{REF_PREFIX}{node_id}", commit)
+        self.repos.update_ref(f"{REF_PREFIX}{node_id}", commit)
 
     def delete_ref(self, node_id: int) -> None:
-        self.pipes.update_ref(f"{REF_PREFIX}{node_id}", None)
+        self.repos.update_ref(f"{REF_PREFIX}{node_id}", None)
 
     def close(self) -> None:
-        """End the long-running git processes."""
-        self.pipes.close()
+        """End the long-running git processes (of every thread) and close the repositories."""
+        self.repos.close()
 
     def refs(self) -> dict[int, tuple[str, list[str]]]:
         """node id -> (commit, git parents) for every node ref."""
         fmt = "%(refname) %(objectname) %(parent)"
-        out = self.git("for-each-ref", f"--format={fmt}", REF_PREFIX).decode()
+        out = self.git("for_each_ref", f"--format={fmt}", REF_PREFIX).decode()
         found: dict[int, tuple[str, list[str]]] = {}
         for line in out.splitlines():
             name, sha, *parents = line.split()
@@ -190,10 +200,10 @@ class GitStore:
                 found[int(suffix)] = (sha, parents)
         return found
 
-    def existing_refs(self, node_ids) -> list[int]:
+    def existing_refs(self, node_ids: Iterable[int]) -> list[int]:
         """Which of these node ids have a ref."""
         names = [f"{REF_PREFIX}{n}" for n in node_ids]
-        out = self.git("for-each-ref", "--format=%(refname)", *names).decode()
+        out = self.git("for_each_ref", "--format=%(refname)", *names).decode()
         return sorted(int(line[len(REF_PREFIX) :]) for line in out.split())
 
     def clear_stale_locks(self) -> list[str]:
@@ -208,22 +218,19 @@ class GitStore:
 
     def missing_objects(self, shas: list[str]) -> set[str]:
         """Which of these object ids the repository does not hold."""
-        if not shas:
-            return set()
-        out = self.git("cat-file", "--batch-check", input="".join(f"{s}\n" for s in shas).encode())
-        return {line.split()[0] for line in out.decode().splitlines() if line.endswith(" missing")}
+        return self.repos.missing(shas)
 
     # -- reading -------------------------------------------------------------------------
     def materialize(self, tree: str, dest: Path) -> None:
         """Write a tree's files into `dest` (created when missing), reading the objects through
-        the long-running `git cat-file --batch` pipe."""
+        the long-running `git cat-file --batch` process."""
         todo = [(tree, Path(dest))]
         while todo:
             sha, where = todo.pop()
             where.mkdir(parents=True, exist_ok=True)
-            entries = parse_tree(self.pipes.read_objects([sha])[0])
+            entries = parse_tree(self.repos.read_objects([sha])[0])
             blobs = [e for e in entries if e[0] != "40000" and e[0] != "160000"]
-            contents = self.pipes.read_objects([e[2] for e in blobs])
+            contents = self.repos.read_objects([e[2] for e in blobs])
             for (mode, name, _), data in zip(blobs, contents, strict=True):
                 path = where / name
                 if mode == "120000":
@@ -237,9 +244,26 @@ class GitStore:
     def diff(self, old: str, new: str) -> Diff:
         """Unified diff between two commits and per-file added/removed counts."""
         # Plumbing diff-tree: no rename detection (porcelain `git diff` has it on by default).
-        out = self.git("diff-tree", "-r", "-p", "--no-renames", "--no-color", old, new)
+        out = self.git("diff_tree", "-r", "-p", "--no-renames", "--no-color", old, new)
         text = out.decode(errors="replace")
         return Diff(text=text, files=parse_numstat(text))
+
+
+def _first_line(text: str | bytes | None) -> str:
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+@contextmanager
+def _stdin(data: bytes) -> Iterator[IO[bytes]]:
+    """`data` in an unnamed temporary file: GitPython hands a command's stdin to Popen, which
+    needs a real file."""
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.seek(0)
+        yield f
 
 
 def parse_tree(body: bytes) -> list[tuple[str, str, str]]:

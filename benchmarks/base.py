@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sandbox import Sandbox
 
 
 class BenchmarkError(Exception):
@@ -66,7 +71,8 @@ class Task:
     """The problem statement (Markdown) the agent reads; ends with a CHECK_HEADING section
     holding the visible check command when the task has one."""
     files: dict[str, str]
-    """The workspace: relative path -> text, what the agent starts from."""
+    """The workspace: relative path -> text, what the agent starts from (with `base_tree`:
+    what the host adds over that tree)."""
     hidden_tests: dict[str, str]
     """Relative path -> text, copied beside the agent's files only in the grading sandbox."""
     grade_command: Sequence[str]
@@ -84,6 +90,10 @@ class Task:
     """How the grading harness runs the hidden tests (see TestPlan)."""
     image: str | None = None
     """The sandbox image the task is solved and graded in (None: the default image)."""
+    base_tree: str | None = None
+    """A directory inside `image` (root-owned, read-only to the sandbox user) that every
+    solve and grading workspace starts from; then only the agent's delta against it travels
+    between host and containers (`benchmarks.basetree`, docs/contracts.md)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,16 @@ class Benchmark(Protocol):
         """One task by id. Unknown id: BenchmarkError."""
         ...
 
-    def grade(self, task: Task, result_dir: Path) -> GradeResult:
-        """Grade the agent's resulting workspace `result_dir` in a fresh, clean sandbox
-        holding only those files plus the hidden tests."""
+    def grade(
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None,
+        sandbox: Sandbox | None = None, deleted: Sequence[str] = (),
+    ) -> GradeResult:  # fmt: skip
+        """Grade the agent's resulting workspace `result_dir` (with a `base_tree`: its
+        delta, and `deleted` the base files it removed) in a fresh, clean sandbox holding
+        only those files plus the hidden tests. `labels` go on the grading container (a
+        run's clean-up finds it by them); `sandbox` is a pre-started clean one to use."""
+        ...
+
+    def prepare(self, console: Console | None = None) -> None:
+        """Build what the suite's tasks need before a run (images); idempotent."""
         ...

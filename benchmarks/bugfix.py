@@ -16,10 +16,17 @@ A task is a directory under `benchmarks/bugfix/tasks/<name>/`:
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.base import CHECK_HEADING, BenchmarkError, GradeResult, Task, TestPlan
 from benchmarks.testids import unittest_ids
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sandbox import Sandbox
 
 TASKS_DIR = Path(__file__).parent / "bugfix" / "tasks"
 TEMPLATE = Path(__file__).parent / "templates" / "bugfix_problem.md"
@@ -87,14 +94,19 @@ class BugfixBenchmark:
             return tasks[f"bugfix/{task_id}"]
         raise BenchmarkError(f"unknown bugfix task {task_id!r}")
 
+    def prepare(self, console: Console | None = None) -> None:
+        """Nothing to build: the default sandbox image serves every task."""
+
     def grade(
-        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None, sandbox=None
-    ) -> GradeResult:
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None,
+        sandbox: Sandbox | None = None, deleted: Sequence[str] = (),
+    ) -> GradeResult:  # fmt: skip
         """Run the hidden tests against the agent's files in a clean sandbox."""
         # Imported here: grading needs `sandbox` (Docker), loading tasks does not.
         from benchmarks.grading import grade_in_sandbox
 
-        return grade_in_sandbox(task, Path(result_dir), labels=labels, sandbox=sandbox)
+        return grade_in_sandbox(task, Path(result_dir), labels=labels, sandbox=sandbox,
+                                deleted=deleted)  # fmt: skip
 
 
 def load_task(task_dir: Path) -> tuple[Task, list[str]]:

@@ -6,7 +6,9 @@ agent. There a trusted harness (`benchmarks/harness/`) reads the hidden tests (a
 them) before any of the agent's code runs, and runs the agent's code only in child
 processes; it reports per-test results and any evidence of tampering beside a per-grading
 nonce that no process running the agent's code ever holds (inline, or in a file whose
-SHA-256 it prints). The host believes nothing else: no exit code, no output.
+SHA-256 it prints). The host believes nothing else: no exit code, no output. A task on a base
+tree (`Task.base_tree`) sends only the agent's delta; the image's tree is laid under it in
+the container before the harness starts (`benchmarks/basetree.py`).
 
 Verdict: unchanged workspace -> empty; evidence of an attempt on the grader -> tampered;
 every expected test reported `pass` -> resolved; otherwise unresolved. A grading that
@@ -21,9 +23,10 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from benchmarks import harness, reports
+from benchmarks import basetree, harness, reports
 from benchmarks.base import GradeResult, Outcome, Task
 from sandbox import RunResult, Sandbox, SandboxConfig, SandboxError
 
@@ -167,11 +170,15 @@ def grade_in_sandbox(
     config: SandboxConfig | None = None,
     labels: dict[str, str] | None = None,
     sandbox: Sandbox | None = None,
+    deleted: Sequence[str] = (),
 ) -> GradeResult:
     """Grade the workspace `result_dir` against `task`'s hidden tests in a fresh sandbox.
 
     `sandbox`, when given, is a started sandbox of the task's image that nothing has used
-    yet (a caller may start it while the agent works); the caller removes it.
+    yet (a caller may start it while the agent works); the caller removes it. With a
+    `task.base_tree`, `result_dir` is the agent's delta (changed and added files) and
+    `deleted` names the base files it removed; the grading workspace is the tree with both
+    applied.
     """
     start = time.monotonic()
 
@@ -183,7 +190,7 @@ def grade_in_sandbox(
         return verdict(Outcome.ERROR, f"no result directory to grade: {result_dir}")
     try:
         files = workspace_files(result_dir)
-        if is_unchanged(task, files):
+        if is_unchanged(task, files) and not (task.base_tree and deleted):
             return verdict(Outcome.EMPTY, "the agent left the workspace unchanged")
         size = sum(p.stat().st_size for p in files.values())
     except OSError as exc:
@@ -201,7 +208,12 @@ def grade_in_sandbox(
         config = config.model_copy(update={"image": task.image})
     try:
         with tempfile.TemporaryDirectory(prefix="dgm-grade-") as tmp:
-            staged = Path(tmp)
+            staged, dest, command = Path(tmp), "/work", list(harness.COMMAND)
+            if task.base_tree:  # staged apart; the tree and the delta make /work in there
+                (staged / "delta.json").write_text(basetree.stage_meta(task.base_tree, deleted))
+                staged, dest = staged / "work", f"{basetree.STAGE}{nonce}"
+                command = basetree.grade_argv(nonce, harness.COMMAND)
+                staged.mkdir()
             stage(task, files, staged)
             job_file = staged / harness.JOB_FILE  # after the agent's files: ours wins
             job_file.unlink(missing_ok=True)
@@ -209,8 +221,8 @@ def grade_in_sandbox(
             fresh = sandbox is None
             sb = Sandbox(config, labels=all_labels) if fresh else sandbox
             with sb if fresh else contextlib.nullcontext(sb):
-                sb.copy_in(staged, "/work")
-                res = sb.run(list(harness.COMMAND), timeout=task.time_limit + 30, cwd="/work")
+                sb.copy_in(Path(tmp), dest)
+                res = sb.run(command, timeout=task.time_limit + 30, cwd="/work")
                 report, problem = _read_verdict(sb, res, nonce)
     except SandboxError as exc:
         return verdict(Outcome.ERROR, f"{GRADER_FAILED}: {exc}")

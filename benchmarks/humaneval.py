@@ -16,12 +16,19 @@ Subsets (fixed; ids are `HumanEval/<n>`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.base import BenchmarkError, GradeResult, Task, TestPlan
 from benchmarks.grading import grade_in_sandbox
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sandbox import Sandbox
 
 SOLUTION = "solution.py"
 TEST_FILE = "hidden_check.py"
@@ -120,10 +127,19 @@ class HumanEvalBenchmark:
             plan=PLAN,
         )
 
+    def prepare(self, console: Console | None = None) -> None:
+        """Nothing to build: the default sandbox image serves every task."""
+
     def grade(
-        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None, sandbox=None
-    ) -> GradeResult:
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None,
+        sandbox: Sandbox | None = None, deleted: Sequence[str] = (),
+    ) -> GradeResult:  # fmt: skip
         """Run the hidden `check` against the agent's `solution.py` in a clean sandbox."""
         return grade_in_sandbox(
-            task, result_dir, config=self.sandbox_config, labels=labels, sandbox=sandbox
+            task,
+            result_dir,
+            config=self.sandbox_config,
+            labels=labels,
+            sandbox=sandbox,
+            deleted=deleted,
         )

@@ -201,5 +201,7 @@ def parse_jest_json(text: str) -> dict[str, str]:
     return results
 
 
-# Suites' parsers register themselves on import (after `register` exists).
-import benchmarks.swebench.parsers  # noqa: E402,F401
+# Suites' own formats, kept beside their suites (SWE-bench's test runners' logs).
+from benchmarks.swebench.parsers import PARSERS as _SWEBENCH  # noqa: E402
+
+PARSERS.update(_SWEBENCH)

@@ -9,6 +9,11 @@ materialize <= 15 ms, diff <= 10 ms, record_evaluation <= 2 ms, clade_stats <= 0
 tree <= 3 s.
 
     .venv/bin/python perf/archive_bench.py [--nodes 10000] [--keep DIR]
+    .venv/bin/python perf/archive_bench.py --objects [--rounds 200]
+
+`--objects` compares, on a 20-file tree, the archive's batched requests to long-running git
+processes with GitPython's own object access (per-object readers, object model, writers): the
+figures behind what archive.gitrepo uses.
 
 `build_archive()` is reusable by other benchmarks that need a large archive.
 """
@@ -147,7 +152,7 @@ def git_startup() -> float:
 
 def render_tree(run_dir: Path) -> float:
     """Seconds for `dgm tree RUN > file` in-process (no interpreter start-up), best of 3."""
-    from dgm.commands.archive_cmd import tree
+    from dgm.cli.archive_cmd import tree
 
     best = float("inf")
     for _ in range(3):
@@ -158,11 +163,92 @@ def render_tree(run_dir: Path) -> float:
     return best
 
 
+def objects_bench(rounds: int) -> None:
+    """Medians (ms) of reading a 20-file tree and of writing its files (one changed), each
+    GitPython way against the archive's, alternating; ratios against the archive's."""
+    import io
+
+    import git
+    from gitdb import IStream
+    from gitdb.db import LooseObjectDB
+
+    from archive.gitstore import parse_tree
+
+    work = Path(tempfile.mkdtemp(prefix="dgm-objects-bench-"))
+    try:
+        archive = Archive.create(work / "run", write_seed(work / "seed"))
+        store, tree = archive.git, archive._commit_tree(0)[1]
+        repo, files = store.repos.repo(), sorted((work / "seed").rglob("*.py"))
+        loose = LooseObjectDB(str(store.path / "objects"))
+
+        def walk(read_many: Callable[[list[str]], list[bytes]]) -> Callable[[], None]:
+            """Read the tree, its blobs in one request, then its subtrees (as materialize)."""
+
+            def run(sha: str = tree) -> None:
+                entries = parse_tree(read_many([sha])[0])
+                read_many([s for mode, _, s in entries if mode != "40000"])
+                for mode, _, s in entries:
+                    if mode == "40000":
+                        run(s)
+
+            return run
+
+        def store_each(db: object) -> Callable[[], None]:
+            def run() -> None:
+                for path in files:
+                    data = path.read_bytes()
+                    db.store(IStream("blob", len(data), io.BytesIO(data)))
+
+            return run
+
+        variants = {
+            "read: archive, batched cat-file": walk(store.repos.read_objects),
+            "read: repo.git.get_object_data": walk(
+                lambda shas: [repo.git.get_object_data(s)[3] for s in shas]
+            ),
+            "read: repo.odb.stream": walk(
+                lambda shas: [repo.odb.stream(bytes.fromhex(s)).read() for s in shas]
+            ),
+            "read: git.Tree objects": lambda: [
+                b.data_stream.read()
+                for b in git.Tree(repo, bytes.fromhex(tree), path="").traverse()
+                if b.type == "blob"
+            ],
+            "write: archive, hash-object": lambda: store.repos.write_files(files),
+            "write: gitdb LooseObjectDB": store_each(loose),
+            "write: repo.odb (GitCmdObjectDB)": store_each(repo.odb),
+        }
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for n in range(rounds):
+            for name, run in variants.items():
+                if "GitCmdObjectDB" in name and n % 10:
+                    continue  # a git process per object: a tenth of the rounds is plenty
+                files[n % len(files)].write_text(f"# round {n} {name}\n", encoding="utf-8")
+                t = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - t)
+        archive.close()
+        repo.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{'median (ms), load ' + str(os.getloadavg()[0]):40} {'ms':>8} {'vs archive':>11}")
+    for name, got in times.items():
+        base = times["read: archive, batched cat-file" if name.startswith("read") else
+                     "write: archive, hash-object"]  # fmt: skip
+        ratio = statistics.median(got) / statistics.median(base)
+        print(f"{name:40} {statistics.median(got) * 1000:8.3f} {ratio:10.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--keep", type=Path, help="Build the archive here and keep it.")
+    parser.add_argument("--objects", action="store_true", help="GitPython object access only.")
+    parser.add_argument("--rounds", type=int, default=200, help="Rounds of --objects.")
     args = parser.parse_args()
+    if args.objects:
+        objects_bench(args.rounds)
+        return
     checkpoints = sorted({min(1000, args.nodes), args.nodes})
     tmp = Path(tempfile.mkdtemp(prefix="dgm-archive-bench-"))
     root = args.keep or tmp / "run"

@@ -29,8 +29,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from rich.console import Console  # noqa: E402
 
-from dgm.cli.eval_cmd import SEED_AGENT, run_eval  # noqa: E402
 from dgm.fm.sim.catalogue import load_catalogue  # noqa: E402
+from dgm.run.eval_agent import SEED_AGENT, run_eval  # noqa: E402
 from sandbox import ensure_image  # noqa: E402
 
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the script

@@ -17,13 +17,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm  # noqa: E402
 
-from dgm.fm import (  # noqa: E402
-    Gateway,
-    MemoryLedger,
-    SessionTags,
-    provider,  # noqa: E402
-)
+from dgm.fm import Gateway, MemoryLedger, SessionTags  # noqa: E402
 from dgm.fm.client import FMClient  # noqa: E402
+from dgm.fm.sim import provider  # noqa: E402
 
 MESSAGES = [
     {"role": "system", "content": "You are a coding agent. " * 40},

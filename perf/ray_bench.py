@@ -152,8 +152,10 @@ class InstantGateway:
     def call_deadline(self) -> float:
         return 5.0
 
-    def _forget(self, session) -> None:
+    def forget(self, session) -> None:
         pass
+
+    _forget = forget  # the name before the FM package's rework
 
 
 class _UnixHTTP(http.client.HTTPConnection):

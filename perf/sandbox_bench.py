@@ -5,12 +5,16 @@ directory, run `python3 -c` (writing the one result file), copy that file
 out, remove; and (b) a bare `docker run --rm --network none IMAGE python3 -c pass`. Prints
 both medians and their ratio (target: <= 1.5).
 
-    .venv/bin/python perf/sandbox_bench.py [--rounds N]
+With `--ops`, times instead each container life-cycle call the sandbox makes, through the
+`docker` command line and through the Docker SDK (alternating), to show where one is faster.
+
+    .venv/bin/python perf/sandbox_bench.py [--rounds N] [--ops]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -25,10 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sandbox import (  # noqa: E402
     Sandbox,
     SandboxConfig,
+    engine,
     ensure_image,
     remove_orphans,
     wait_for_removals,
 )
+
+Times = dict[str, list[float]]
 
 FILES = 100
 TARGET_RATIO = 1.5
@@ -69,11 +76,67 @@ def time_bare(image: str) -> float:
     return time.perf_counter() - start
 
 
+def _timed(into: Times, key: str, fn, *args, **kwargs) -> None:
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    into.setdefault(key, []).append(time.perf_counter() - start)
+
+
+def _cli(*args: str) -> None:
+    subprocess.run(["docker", *args], check=True, capture_output=True)
+
+
+def _cli_round(into: Times, image: str, name: str, run_id: str) -> None:
+    _timed(into, "start", _cli, "run", "-d", "--rm", "--name", name, "--network", "none",
+           "--label", f"dgm.run={run_id}", image, "sleep", "60")  # fmt: skip
+    _timed(into, "inspect", _cli, "inspect", "-f", "{{.State.Running}}", name)
+    _timed(into, "list by label", _cli, "ps", "-aq", "--filter", f"label=dgm.run={run_id}")
+    _timed(into, "remove (running)", _cli, "rm", "-f", name)
+
+
+def _sdk_round(into: Times, image: str, name: str, run_id: str) -> None:
+    api = engine.client()
+
+    def start() -> None:
+        host = api.create_host_config(auto_remove=True, network_mode="none")
+        labels = {"dgm.run": run_id}
+        api.create_container(image, ["sleep", "60"], name=name, labels=labels, host_config=host)
+        api.start(name)
+
+    _timed(into, "start", start)
+    _timed(into, "inspect", api.inspect_container, name)
+    _timed(into, "list by label", api.containers, all=True, filters={"label": f"dgm.run={run_id}"})
+    _timed(into, "remove (running)", engine.remove_and_wait, [name])
+
+
+def time_ops(image: str, rounds: int) -> None:
+    """Median wall time of each life-cycle call, CLI against SDK, alternating per round."""
+    run_id = f"bench-{uuid.uuid4().hex[:8]}"
+    cli: Times = {}
+    sdk: Times = {}
+    try:
+        for i in range(rounds):
+            pair = [(cli, _cli_round), (sdk, _sdk_round)]
+            for into, one_round in pair if i % 2 == 0 else pair[::-1]:
+                one_round(into, image, f"dgm-bench-{uuid.uuid4().hex[:8]}", run_id)
+    finally:
+        remove_orphans(run_id)
+    print(f"rounds: {rounds}  (median seconds per call; load: {os.getloadavg()[0]:.2f})")
+    print(f"{'call':<18} {'docker CLI':>10} {'SDK':>8} {'SDK/CLI':>8}")
+    for key in cli:
+        c, d = statistics.median(cli[key]), statistics.median(sdk[key])
+        print(f"{key:<18} {c:>10.4f} {d:>8.4f} {d / c:>8.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="rounds of each (default 15)")
+    parser.add_argument("--ops", action="store_true", help="time each life-cycle call")
     args = parser.parse_args()
     image = ensure_image()
+    if args.ops:
+        time_ops(image, args.rounds)
+        return
     run_id = f"bench-{uuid.uuid4().hex[:8]}"
     sessions: list[float] = []
     background: list[float] = []

@@ -1,5 +1,8 @@
 """SWE-bench adapter figures: image build (cold / cached), sizes, grading time against the
-floor (the same tests run directly in a fresh sandbox of the same image).
+floor (the same tests run directly in a fresh sandbox of the same image: start it, seed /work
+from the base tree, copy the gold delta and the test files in, run the test command; no
+harness, no delta staging). Grading and floor runs alternate; medians; the load average
+before and after is printed (the figures mean little on a loaded machine).
 
     .venv/bin/python perf/swebench_bench.py [--path ../shared/swebench] [--repeat 3] [IDS...]
 
@@ -10,13 +13,14 @@ and environment layers stay, so "cold" is the instance layer unless --cold-all).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import get_benchmark
+from benchmarks import basetree, get_benchmark
 from benchmarks.grading import stage, workspace_files
 from sandbox import Sandbox, SandboxConfig
 
@@ -37,6 +41,8 @@ def floor(task, answer: Path) -> float:
         stage(task, workspace_files(answer), staged)
         start = time.monotonic()
         with Sandbox(SandboxConfig(image=task.image)) as sb:
+            if task.base_tree:  # the workspace every run in this image starts from
+                sb.run(basetree.seed_command(task.base_tree), cwd="/")
             sb.copy_in(staged, "/work")
             # the grading command itself (its preamble and the tests), without the harness
             sb.run(list(task.grade_command), timeout=task.time_limit, cwd="/work")
@@ -53,7 +59,8 @@ def main() -> None:
     args = parser.parse_args()
     suite = get_benchmark("swebench", path=args.path)
     ids = args.ids or suite.task_ids("full")
-    print(f"{'instance':28} {'build s':>8} {'cached s':>8} {'size MB':>8} {'files':>6} "
+    print(f"load average: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} cores")
+    print(f"{'instance':28} {'build s':>8} {'cached s':>8} {'size MB':>8} {'delta':>6} "
           f"{'task s':>6} {'grade s':>8} {'floor s':>8} {'ratio':>6}")  # fmt: skip
     for iid in ids:
         if args.cold:
@@ -69,6 +76,7 @@ def main() -> None:
         grades, floors = [], []
         with tempfile.TemporaryDirectory() as tmp:
             answer = write(Path(tmp) / "answer", {**task.files, **task.reference})
+            delta_files = len(workspace_files(answer))
             for _ in range(args.repeat):
                 graded = suite.grade(task, answer)
                 assert graded.outcome == "resolved", graded.output
@@ -76,7 +84,13 @@ def main() -> None:
                 floors.append(floor(task, answer))
         g, f = statistics.median(grades), statistics.median(floors)
         print(f"{iid:28} {cold['seconds']:8.1f} {cached_s:8.2f} {cached['size_mb']:8.0f} "
-              f"{len(task.files):6d} {task_s:6.2f} {g:8.2f} {f:8.2f} {g / f:6.2f}")  # fmt: skip
+              f"{delta_files:6d} {task_s:6.2f} {g:8.2f} {f:8.2f} {g / f:6.2f}")  # fmt: skip
+        paired = statistics.median(a / b for a, b in zip(grades, floors, strict=True))
+        print(
+            f"  grade runs {[round(x, 2) for x in grades]}, floor runs "
+            f"{[round(x, 2) for x in floors]}, median of paired ratios {paired:.2f}, "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Speed of the views on a large archive: the viewer's tree endpoint (cold: built from the
-archive; warm: cached), one node's endpoint, and `dgm plot`. Medians over repeats.
+archive; warm: cached), one node's endpoint, `dgm plot`, the final agent, the lineage walks
+(by hand against networkx) and `dgm export --graph`. Medians over repeats.
 
 The archive is built with the real `archive.Archive` API (about 50 ms a node in git, so a
 10,000-node archive takes a few minutes the first time) and kept for the next runs.
@@ -21,12 +22,14 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 
 from archive import Archive
 from dgm.run.config import RunConfig
 from dgm.run.rundir import RunDir
-from dgm.views import Snapshot, ViewerServer, plot_all
+from dgm.views import Snapshot, ViewerServer, plot_all, tree_layout
+from dgm.views.graph import lineage_graph, write_graph
 
 TASKS = [f"task-{i}" for i in range(30)]
 OUTCOMES = ["resolved", "unresolved", "empty", "error"]
@@ -93,6 +96,54 @@ def timed(fn, repeats: int) -> list[float]:
     return times
 
 
+def nx_layout(snap: Snapshot) -> dict[int, tuple[float, int]]:
+    """`tree_layout` written over networkx's post-order walk: the variant measured (and not
+    kept, being slower) against the hand-written walk."""
+    graph = nx.DiGraph()
+    graph.add_edges_from((r.parent, i) for i, r in snap.nodes.items() if r.parent is not None)
+    pos: dict[int, tuple[float, int]] = {}
+    leaf = 0.0
+    for node in nx.dfs_postorder_nodes(graph, snap.root):
+        row = snap.nodes[node]
+        if row.children:
+            pos[node] = ((pos[row.children[0]][0] + pos[row.children[-1]][0]) / 2, row.depth)
+        else:
+            pos[node], leaf = (leaf, row.depth), leaf + 1.0
+    return pos
+
+
+def lineage_walks(root: Path, repeats: int) -> None:
+    """The final agent, the tree layout (by hand and over networkx, alternated), the
+    joining path of `dgm compare`, and `dgm export --graph` in both formats."""
+    med = statistics.median
+    archive = Archive.open(root)
+    snap = Snapshot.results_only(archive)
+    assert nx_layout(snap) == tree_layout(snap)
+    hand, over_nx = [], []
+    for _ in range(repeats * 2):
+        hand += timed(lambda: tree_layout(snap), 1)
+        over_nx += timed(lambda: nx_layout(snap), 1)
+    final = timed(snap.final_agent, repeats * 2)
+    far = max(snap.nodes, key=lambda i: snap.nodes[i].depth)
+
+    def join() -> None:
+        snap.__dict__.pop("lineage", None)  # the graph is built on first use: count it
+        snap.joining_path(far, len(snap.nodes) // 2)
+
+    joins = timed(join, repeats)
+    print(f"final agent (the run's policy, from the snapshot): median {med(final) * 1000:.1f} ms")
+    ratio = med(over_nx) / med(hand)
+    print(f"tree layout, by hand: median {med(hand) * 1000:.1f} ms; over networkx: median "
+          f"{med(over_nx) * 1000:.1f} ms (x{ratio:.1f}; kept by hand)")  # fmt: skip
+    print(f"joining path (networkx, graph built each time): median {med(joins) * 1000:.1f} ms")
+    with tempfile.TemporaryDirectory() as out:
+        for suffix in (".graphml", ".json"):
+            path = Path(out) / f"lineage{suffix}"
+            t = timed(lambda p=path: write_graph(lineage_graph(archive, root.name), p), 3)
+            size = path.stat().st_size / 1e6
+            print(f"`export --graph` {suffix:9} (in process): median {med(t):.2f} s, {size:.1f} MB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=10_000)
@@ -141,6 +192,7 @@ def main() -> None:
     )
     print(f"plot (3 PNGs, in process):                    median {med(plots):.2f} s")
     print(f"`dgm plot` command (with interpreter start):  {cli:.2f} s")
+    lineage_walks(root, args.repeats)
 
 
 if __name__ == "__main__":

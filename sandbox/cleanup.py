@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.docker_cli import docker, docker_ok
+from sandbox import engine
+from sandbox.engine import exists, remove_and_wait  # noqa: F401  (part of this API)
 from sandbox.errors import SandboxError
 
 SANDBOX_LABEL = "dgm.sandbox"
@@ -193,15 +194,11 @@ def sweep() -> tuple[int, int]:
     _swept_pid = os.getpid()
     mine = _owner.label if _owner is not None and _owner.pid == os.getpid() else None
     host = socket.gethostname()
-    docker_ok()
-    fmt = '{{.ID}}\t{{.Label "' + OWNER_LABEL + '"}}'
-    proc = docker(["ps", "-a", "--no-trunc", "--filter", f"label={SANDBOX_LABEL}=1",
-                   "--format", fmt], timeout=60)  # fmt: skip
     dead: list[str] = []
-    for line in proc.stdout.splitlines() if proc.returncode == 0 else []:
-        cid, _, label = line.partition("\t")
-        if label.strip() and not _label_alive(label.strip(), mine, host):
-            dead.append(cid)
+    for summary in engine.list_labelled(f"{SANDBOX_LABEL}=1"):
+        label = ((summary.get("Labels") or {}).get(OWNER_LABEL) or "").strip()
+        if label and not _label_alive(label, mine, host):
+            dead.append(summary["Id"])
     removed = _remove_all(dead)
     return removed, sweep_roots()
 
@@ -257,39 +254,10 @@ def _remove_all(ids: list[str]) -> int:
     return len(ids)
 
 
-def remove_and_wait(names: list[str], patience: float = 60.0) -> bool:
-    """`docker rm -f`, then, for a container whose removal the daemon had already begun
-    (a `--rm` container whose runner just exited), wait until `docker inspect` no longer
-    finds it: true once every one is gone, false when `patience` ran out."""
-    proc = docker(["rm", "-f", *names], timeout=120)
-    if proc.returncode == 0:
-        return True
-    deadline = time.monotonic() + patience
-    pause = 0.02
-    left = names
-    while True:
-        left = [n for n in left if exists(n)]
-        if not left or time.monotonic() > deadline:
-            return not left
-        time.sleep(pause)
-        pause = min(pause * 2, 0.5)
-        docker(["rm", "-f", *left], timeout=120)  # a removal that failed is tried again
-
-
-def exists(name: str) -> bool:
-    """Whether the daemon still knows the container (in any state, "removing" too)."""
-    proc = docker(["inspect", "--type", "container", "-f", "{{.Id}}", name], timeout=60)
-    if proc.returncode == 0:
-        return True
-    return "no such" not in proc.stderr.lower()  # another error: assume it is still there
-
-
 def list_containers(run: str | None = None) -> list[str]:
     """Ids of dgm sandbox containers (of one run when `run` is given), running or not."""
-    docker_ok()
     label = f"dgm.run={run}" if run else SANDBOX_LABEL
-    proc = docker(["ps", "-aq", "--filter", f"label={label}"])
-    return proc.stdout.split() if proc.returncode == 0 else []
+    return [summary["Id"] for summary in engine.list_labelled(label)]
 
 
 def remove_orphans(run: str | None = None) -> int:

@@ -1,13 +1,14 @@
-"""Thin wrappers over the `docker` command line, with one-line errors."""
+"""Thin wrappers over the `docker` command line, with one-line errors. Only image builds use
+it (streamed `docker build`/`import`/`commit` progress); the container life cycle goes
+through the SDK (`sandbox/engine.py`)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 
+from sandbox import engine
 from sandbox.errors import DockerUnavailable
-
-_checked = False
 
 
 def docker(args: list[str], timeout: float = 120, input: bytes | str | None = None):
@@ -22,18 +23,8 @@ def docker(args: list[str], timeout: float = 120, input: bytes | str | None = No
 
 
 def docker_ok() -> None:
-    """Raise DockerUnavailable unless a daemon answers (checked once per process)."""
-    global _checked
-    if _checked:
-        return
+    """Raise DockerUnavailable unless the `docker` command (image builds use it) is installed
+    and a daemon answers (asked once per process, by the SDK client sessions share)."""
     if shutil.which("docker") is None:
         raise DockerUnavailable("the docker command is not installed; run `make setup`")
-    try:
-        proc = docker(["version", "--format", "{{.Server.Version}}"], timeout=20)
-    except subprocess.TimeoutExpired as exc:
-        raise DockerUnavailable("the Docker daemon does not answer (timed out)") from exc
-    if proc.returncode != 0:
-        raise DockerUnavailable(
-            "no Docker daemon answers; start one (`make setup` does, as root on Debian)"
-        )
-    _checked = True
+    engine.client()

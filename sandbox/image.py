@@ -16,6 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import docker.errors as docker_errors
+
+from sandbox import engine
 from sandbox.cleanup import SYSTEM_TMP  # shared by processes, not a scratch root
 from sandbox.docker_cli import docker, docker_ok
 from sandbox.errors import ImageMissing
@@ -44,9 +47,11 @@ PROFILES = ("default", "polyglot")
 
 def image_ready(tag: str = IMAGE_NAME, version: str = RECIPE_VERSION) -> bool:
     """True when `tag` exists and carries the recipe label `version`."""
-    fmt = '{{index .Config.Labels "' + LABEL + '"}}'
-    proc = docker(["image", "inspect", "-f", fmt, tag])
-    return proc.returncode == 0 and proc.stdout.strip() == version
+    try:
+        config = engine.call(engine.client().inspect_image, tag)["Config"]
+    except docker_errors.NotFound:
+        return False
+    return (config.get("Labels") or {}).get(LABEL) == version
 
 
 def ensure_image(console=None, force: bool = False, profile: str = "default") -> str:

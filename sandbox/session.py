@@ -5,14 +5,13 @@ socket of this process and runs commands sent over it, about 60 ms cheaper each 
 `docker exec`. It ends the container when the channel closes (even when this process dies
 of SIGKILL) or the session time runs out. A container that never started has no runner to
 end it: it carries its owner's label, and `cleanup.sweep` removes it once the owner is gone.
+The container is created, started and removed through the Docker SDK (`sandbox/engine.py`).
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -22,17 +21,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox import cleanup, transfer
-from sandbox.channel import SOCKET_NAME, Channel, Listener
-from sandbox.cleanup import OWNER_LABEL, SANDBOX_LABEL
-from sandbox.config import FM_DIR, OUTDIR, TMPDIR, UID, WORKDIR, SandboxConfig
-from sandbox.docker_cli import docker, docker_ok
-from sandbox.errors import ImageMissing, LimitExceeded, SandboxError, SandboxTimeout
+import docker.errors
+
+from sandbox import cleanup, container, engine, transfer
+from sandbox.channel import Channel, Listener
+from sandbox.config import FM_DIR, WORKDIR, SandboxConfig
+from sandbox.errors import LimitExceeded, SandboxError, SandboxTimeout
 from sandbox.image import IMAGE_NAME
 from sandbox.output import BoundedStream
 
-RUNNER = (Path(__file__).parent / "runner.py").read_text()
-CTL_DIR = "/dgm"  # the control socket's directory, read-only in the container
 # $1 is the destination; the rest is the command, run only once the files are in place.
 EXTRACT_THEN_EXEC = (
     'mkdir -p "$1" && tar -x -C "$1" || { echo "dgm: copy-in failed" >&2; exit 199; }; '
@@ -100,55 +97,29 @@ class Sandbox:
         self.remove()
 
     def start(self) -> None:
-        docker_ok()
+        api = engine.client()
         cleanup.sweep_once()  # what killed processes left (a container never started)
         own = cleanup.owner()
-        c = self.config
         listener = Listener(own.path)
-        args = [
-            "run", "-d", "--rm", "--name", self.name,
-            "--network", "none", "--user", f"{UID}:{UID}", "--read-only",
-            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--memory", f"{c.memory_mb}m", "--memory-swap", f"{c.memory_mb}m",
-            "--cpus", str(c.cpus), "--pids-limit", str(c.pids),
-            "--ulimit", "nofile=1024:1024", "--ulimit", "core=0",
-            "--tmpfs", f"{TMPDIR}:rw,exec,nosuid,nodev,size={c.tmpfs_mb}m,mode=1777",
-            "--tmpfs", f"{WORKDIR}:rw,exec,nosuid,nodev,size={c.workspace_mb}m,uid={UID},"
-            f"gid={UID},mode=0755",
-            "--tmpfs", f"{OUTDIR}:rw,noexec,nosuid,nodev,size={c.out_mb}m,uid={UID},"
-            f"gid={UID},mode=0755",
-            "--workdir", WORKDIR, "--label", f"{SANDBOX_LABEL}=1",
-            "--label", f"{OWNER_LABEL}={own.label}",
-            # No container log: /proc/1/fd/1 would otherwise write without bound to the host.
-            "--log-driver", "none", "--pull", "never",
-            "--mount", f"type=bind,source={listener.dir},target={CTL_DIR},readonly",
-        ]  # fmt: skip
-        for key, value in self.labels.items():
-            args += ["--label", f"{key}={value}"]
-        for host, inside in self.ro_mounts.items():
-            args += ["--mount", f"type=bind,source={host},target={inside},readonly"]
-        for key, value in self.env.items():
-            args += ["--env", f"{key}={value}"]
-        image = c.image or IMAGE_NAME
-        socket_path = f"{CTL_DIR}/{SOCKET_NAME}"
-        args += [image, "python3", "-c", RUNNER, socket_path, str(c.session_timeout)]
+        image = self.config.image or IMAGE_NAME
         _live.add(self.name)
-        if os.environ.get(cleanup.KILL_ENV) == "container-created":
-            # The state a kill between `docker run`'s create and start leaves behind.
-            docker(["create", *args[2:]], timeout=120)
-            cleanup.kill_point("container-created")
-        proc = subprocess.Popen(
-            ["docker", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
         try:
-            self._channel = listener.accept(timeout=120, alive=_StartWatch(proc, self.name))
-            proc.communicate(timeout=120)
+            # Create, then start: a kill in between leaves a container in state Created,
+            # which has no runner to end it; its owner label lets the next sweep find it.
+            spec = container.Spec(
+                self.config, image, self.name, listener.dir, own.label,
+                labels=self.labels, ro_mounts=self.ro_mounts, env=self.env,
+            )  # fmt: skip
+            engine.call(api.create_container, **spec.create_args(api))
+            cleanup.kill_point("container-created")
+            engine.call(api.start, self.name)
+            alive = container.StartWatch(self.name)
+            self._channel = listener.accept(timeout=120, alive=alive)
         except BaseException as exc:  # also Ctrl-C while starting: nothing may be left
-            proc.kill()
-            _, err = proc.communicate()
+            listener.close()
             self.remove()
-            if isinstance(exc, (SandboxError, subprocess.TimeoutExpired)):
-                raise _start_error(err or "", image) or exc from None
+            if isinstance(exc, docker.errors.APIError):
+                raise container.start_error(exc, image) from None
             raise
         self.container = self.name
 
@@ -319,48 +290,13 @@ class Sandbox:
             raise SandboxError("the sandbox is not running (use it inside `with`)")
 
 
-class _StartWatch:
-    """While waiting for the runner to connect: false once `docker run` failed, or once the
-    container it started is no longer running (a runner that died at start, an image
-    without python3), checked each second after `docker run` returned."""
-
-    def __init__(self, proc: subprocess.Popen, name: str):
-        self.proc, self.name = proc, name
-        self.next_check: float | None = None
-
-    def __call__(self) -> bool:
-        code = self.proc.poll()
-        if code is None:
-            return True
-        if code != 0:
-            return False
-        now = time.monotonic()
-        if self.next_check is None:
-            self.next_check = now + 1
-        if now < self.next_check:
-            return True
-        self.next_check = now + 1
-        state = docker(["inspect", "-f", "{{.State.Running}}", self.name], timeout=30)
-        return state.stdout.strip() == "true"
-
-
 def _whole(stream: BoundedStream) -> bytes:
     """Every byte a stream kept (all of it when nothing overflowed)."""
     return bytes(stream.head) + b"".join(stream.tail)
 
 
-def _start_error(err: str, image: str) -> SandboxError | None:
-    err = err.strip()
-    if "No such image" in err or "Unable to find image" in err:
-        return ImageMissing(f"image {image} is missing; run `dgm sandbox build`")
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("Run 'docker")]
-    if lines:
-        return SandboxError(f"could not start a sandbox: {lines[0][:300]}")
-    return None
-
-
 def _remove(name: str) -> None:
-    if cleanup.remove_and_wait([name]):
+    if engine.remove_and_wait([name]):
         _live.discard(name)
 
 
@@ -373,5 +309,5 @@ def wait_for_removals() -> None:
 def _remove_live() -> None:
     """Containers of an interpreter that exits without leaving their `with` blocks."""
     if _live:
-        cleanup.remove_and_wait(sorted(_live), patience=30.0)
+        engine.remove_and_wait(sorted(_live), patience=30.0)
         _live.clear()

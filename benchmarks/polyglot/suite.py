@@ -9,15 +9,20 @@ subset spans the languages; `full` is all; `<language>` is one language whole an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.base import BenchmarkError, GradeResult, Task, TestPlan
 from benchmarks.grading import grade_in_sandbox
 from benchmarks.polyglot import exercise as layout
 from benchmarks.polyglot.languages import LANGUAGES, plan_for
 from sandbox.image_polyglot import POLYGLOT_IMAGE
+
+if TYPE_CHECKING:
+    from sandbox import Sandbox
 
 SUBSET_SIZES = {"small": 10, "medium": 40}
 LANGUAGE_SMALL = 10
@@ -204,12 +209,18 @@ class PolyglotBenchmark:
         )
 
     def grade(
-        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None, sandbox=None
-    ) -> GradeResult:
+        self, task: Task, result_dir: Path, labels: dict[str, str] | None = None,
+        sandbox: Sandbox | None = None, deleted: Sequence[str] = (),
+    ) -> GradeResult:  # fmt: skip
         """Restore the tests over the agent's files and run them in a clean sandbox of the
         task's image."""
         return grade_in_sandbox(
-            task, result_dir, config=self.sandbox_config, labels=labels, sandbox=sandbox
+            task,
+            result_dir,
+            config=self.sandbox_config,
+            labels=labels,
+            sandbox=sandbox,
+            deleted=deleted,
         )
 
 

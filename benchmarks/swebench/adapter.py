@@ -1,12 +1,14 @@
 """`swebench`: SWE-bench-format instances as tasks, solved and graded in their own images.
 
-Solve: the workspace is the repository at base_commit (text files; binary files such as
-images are left out and counted in `meta`), plus the files its install wrote there; the
-problem is the issue (hints only with `hints=True`); no test from `test_patch` is in it.
+Solve: the workspace is the repository at base_commit with what its install wrote there,
+seeded inside the container from the image's base tree (`Task.base_tree`, see
+docs/contracts.md); the problem is the issue (hints only with `hints=True`); no test from
+`test_patch` is in it. What comes back to the host is the agent's delta against that tree.
 
 Grade (the shared clean-room grader, `grade_in_sandbox`, in a fresh container of the same
-image): the agent's files with the hidden files restored over them, then `grade_command`:
-the instance's test command on its test files, its output parsed per test on the host.
+image): the base tree, the agent's delta over it, the hidden files restored over that, then
+`grade_command`: the instance's test command on its test files (Django: test modules), its
+output parsed per test on the host (pytest -rA, sympy's bin/test, Django's runtests.py).
 Resolved means every FAIL_TO_PASS and PASS_TO_PASS test reported passed, except the tests an
 environment file lists as needing a network and list entries that are no test id at all
 (artifacts of SWE-bench's log parsing such as `[100%]`): both excluded, named in
@@ -27,11 +29,14 @@ can still be made to lie by a patch to that code, as in SWE-bench itself.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import tempfile
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -45,8 +50,11 @@ from benchmarks.swebench.dataset import (
     load_records,
     patch_files,
 )
-from benchmarks.swebench.images import Builder, image_size, read_generated
+from benchmarks.swebench.images import BASE_TREE, Builder, image_size
 from sandbox import SandboxConfig
+
+if TYPE_CHECKING:
+    from sandbox import Sandbox
 
 SUBSET_SIZES = {"small": 10, "medium": 50}
 GUARDED = frozenset(
@@ -88,6 +96,7 @@ class SwebenchBenchmark:
         lists: dict[str, str] | None = None,
         time_limit: float = 600.0,
         console=None,
+        python_map: dict[str, str] | None = None,
     ):
         settings = _settings(path)
         self.dataset = dataset or settings.get("dataset")
@@ -102,6 +111,9 @@ class SwebenchBenchmark:
             chosen = [i.strip() for i in chosen.split(",") if i.strip()]
         self.instances = list(chosen) if chosen else None
         self.lists = {**settings.get("lists", {}), **(lists or {})}
+        # An explicit, documented mapping of a spec's Python to a buildable one (README)
+        mapping = {**settings.get("python_map", {}), **(python_map or {})}
+        self.python_map = {str(k): str(v) for k, v in mapping.items()}
         self.time_limit = float(time_limit)
         self.builder = Builder(console or Console(stderr=True))
         self._records: dict[str, dict] | None = None
@@ -185,8 +197,8 @@ class SwebenchBenchmark:
         record = self.records.get(task_id)
         if record is None:
             raise BenchmarkError(f"unknown swebench task '{task_id}'")
-        spec = load_env(record, self.env_dir)
         files, modes = self.repos.files(record)
+        spec = load_env(record, self.env_dir, files.get, self.python_map)
         before = len(self.builder.built)
         tag = self.builder.instance(record, spec, files, modes)
         built = self.builder.built[before:]
@@ -202,14 +214,13 @@ class SwebenchBenchmark:
     # -- one task ------------------------------------------------------------------------
     def _build_task(self, record: dict) -> Task:
         iid = record["instance_id"]
-        spec = load_env(record, self.env_dir)
+        raw, modes = self.repos.files(record)
+        spec = load_env(record, self.env_dir, raw.get, self.python_map)
         parser = parsers.parser_for(spec.test_cmd)
         if not parser:
             raise BenchmarkError(f"{iid}: no per-test report parser for `{spec.test_cmd}`")
-        raw, modes = self.repos.files(record)
         image = self.builder.instance(record, spec, raw, modes)
-        raw = {**raw, **read_generated(self.builder.generated_path(image))}
-        files, binary = _texts(raw)
+        files, _ = _texts(raw)  # the base tree's text files: the hidden ones are taken here
         tests_after = apply_patch(raw, record["test_patch"], iid, "test_patch")
         reference = apply_patch(raw, record["patch"], iid, "patch")
         hidden = {p: t for p, t in tests_after.items() if t is not None}
@@ -233,7 +244,7 @@ class SwebenchBenchmark:
             id=iid,
             benchmark=self.name,
             problem=problem,
-            files=files,
+            files={},  # the repository is the image's base tree; the host adds nothing
             hidden_tests=hidden,
             grade_command=("bash", "-c", command),
             reference={p: t for p, t in reference.items() if t is not None} or None,
@@ -252,7 +263,6 @@ class SwebenchBenchmark:
                     )
                     if group
                 ),
-                "binary_files_left_out": str(len(binary)),
                 "fail_to_pass": str(len(record["FAIL_TO_PASS"])),
                 "pass_to_pass": str(len(record["PASS_TO_PASS"])),
             },
@@ -263,6 +273,7 @@ class SwebenchBenchmark:
                 report_path=REPORT,
             ),
             image=image,
+            base_tree=BASE_TREE,
         )
 
     def sandbox_config(self, task: Task) -> SandboxConfig:
@@ -270,13 +281,24 @@ class SwebenchBenchmark:
         (the six shared instances solve and grade within them)."""
         return SandboxConfig(image=task.image)
 
-    def grade(self, task: Task, result_dir: Path, labels: dict[str, str] | None = None):
-        """Grade in a fresh container of the task's image (no spare sandbox: a spare would
-        start from the default image)."""
-        result: GradeResult = grade_in_sandbox(
-            task, result_dir, config=self.sandbox_config(task), labels=labels
+    def grade(
+        self,
+        task: Task,
+        result_dir: Path,
+        labels: dict[str, str] | None = None,
+        sandbox: Sandbox | None = None,
+        deleted: Sequence[str] = (),
+    ) -> GradeResult:
+        """Grade the agent's delta (`result_dir`: its changed and added files; `deleted`:
+        the base files it removed) in a fresh container of the task's image."""
+        return grade_in_sandbox(
+            task,
+            result_dir,
+            config=self.sandbox_config(task),
+            labels=labels,
+            sandbox=sandbox,
+            deleted=deleted,
         )
-        return result
 
 
 def grade_script(
@@ -296,6 +318,8 @@ def grade_script(
     if executables:
         lines.append("chmod +x -- " + " ".join(shlex.quote(p) for p in executables))
     lines.append("unset PYTHONDONTWRITEBYTECODE")
+    exports = sorted((k, v) for k, v in spec.env_vars.items() if re.fullmatch(r"[A-Za-z_]\w*", k))
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in exports]
     if "-e" not in spec.install.split() and "develop" not in spec.install:
         # a non-editable install left the base version in site-packages: test the agent's
         lines.append("export PYTHONPATH=/work")

@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,9 @@ class EnvSpec:
     """Tests that cannot pass without a network: excluded from the verdict, visibly."""
     source: str = ""
     env_vars: dict[str, str] = field(default_factory=dict)
+    """Exported before the tests run (swebench's `eval_commands` exports, e.g. LANG)."""
+    pre_install: tuple[str, ...] = ()
+    """Commands run as root in the environment's build before the venv (e.g. locales)."""
 
     @property
     def release(self) -> str:
@@ -97,12 +101,26 @@ class EnvSpec:
 
     def env_key(self, repo: str, version: str) -> str:
         """A content hash of what the environment image holds (not the repository)."""
-        data = json.dumps([repo, version, self.python, sorted(self.pip)])
+        parts: list = [repo, version, self.python, sorted(self.pip)]
+        if self.pre_install:  # only then: the hashes of existing images stay as they were
+            parts.append(list(self.pre_install))
+        data = json.dumps(parts)
         return hashlib.sha256(data.encode()).hexdigest()[:12]
 
 
-def load_env(record: dict, env_dir: Path | None) -> EnvSpec:
-    """The instance's environment: its env file when there is one, else swebench's specs."""
+def load_env(
+    record: dict,
+    env_dir: Path | None,
+    read_repo: Callable[[str], bytes | None] | None = None,
+    python_map: dict[str, str] | None = None,
+) -> EnvSpec:
+    """The instance's environment: its env file when there is one, else swebench's specs
+    (`read_repo` reads a file of the repository at base_commit, for specs that take their
+    requirements from it). A Python other than 3.9 / 3.11 is refused, naming the instance
+    and the version, unless `python_map` (the `python_map` table of a swebench.toml) maps
+    it to one of them; the mapping then shows in `source`."""
+    from benchmarks.swebench.specs import swebench_spec, test_directives
+
     iid = record["instance_id"]
     if env_dir is not None and (env_dir / f"{iid}.json").is_file():
         try:
@@ -111,52 +129,32 @@ def load_env(record: dict, env_dir: Path | None) -> EnvSpec:
             raise BenchmarkError(f"{iid}: bad environment file: {exc}") from None
         source = f"env file {env_dir / f'{iid}.json'}"
     else:
-        data = _swebench_spec(record)
+        data = swebench_spec(record, read_repo)
         source = "swebench MAP_REPO_VERSION_TO_SPECS"
-    python = str(data.get("python", ""))
+    asked = str(data.get("python", ""))
+    python = (python_map or {}).get(asked, asked)
     if python not in PYTHON_RELEASES:
-        supported = ", ".join(PYTHON_RELEASES)
-        raise BenchmarkError(f"{iid}: python {python!r} is not supported (only {supported})")
+        raise BenchmarkError(
+            f"{iid}: its environment ({source}) asks for Python {asked or '(none)'}, but only "
+            "3.9 (bullseye) and 3.11 (bookworm) images can be built: give it an environment "
+            f"file {iid}.json with one of those, or map {asked or 'it'} in python_map"
+        )
+    if python != asked:
+        source += f" (Python {asked} run as {python} by python_map)"
     notes = data.get("notes") or {}
-    test_files = data.get("test_files") or [
-        p for p in patch_files(record["test_patch"]) if p.endswith(".py")
-    ]
+    test_cmd = str(data["test_cmd"])
+    test_files = data.get("test_files") or test_directives(record, test_cmd)
     return EnvSpec(
         python=python,
         pip=tuple(data.get("pip") or ()),
         install=str(data.get("install") or ""),
-        test_cmd=str(data["test_cmd"]),
+        test_cmd=test_cmd,
         test_files=tuple(test_files),
         network_tests=tuple(notes.get("flaky_or_network") or ()),
         source=source,
+        env_vars=dict(data.get("env_vars") or {}),
+        pre_install=tuple(data.get("pre_install") or ()),
     )
-
-
-def _swebench_spec(record: dict) -> dict:
-    iid = record["instance_id"]
-    try:  # optional and heavy: only for records that come without an environment file
-        from swebench.harness.constants import MAP_REPO_VERSION_TO_SPECS
-    except ImportError:
-        raise BenchmarkError(
-            f"{iid}: no environment file and the `swebench` package is not installed "
-            "(pip install 'dgm[swebench]')"
-        ) from None
-    spec = MAP_REPO_VERSION_TO_SPECS.get(record["repo"], {}).get(str(record.get("version")))
-    if spec is None:
-        where = f"{record['repo']} {record.get('version')}"
-        raise BenchmarkError(f"{iid}: swebench has no spec for {where}")
-    packages = spec.get("packages", "")
-    if packages in ("requirements.txt", "environment.yml"):
-        raise BenchmarkError(
-            f"{iid}: its swebench spec reads {packages} from the repository; give an "
-            "environment file with the pinned pip list instead"
-        )
-    pip = [*packages.split(), *spec.get("pip_packages", [])]
-    test_cmd = spec["test_cmd"]
-    if isinstance(test_cmd, list):
-        test_cmd = " && ".join(test_cmd)
-    install = spec.get("install", "")
-    return {"python": spec.get("python"), "pip": pip, "install": install, "test_cmd": test_cmd}
 
 
 class RepoSource:

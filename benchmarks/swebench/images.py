@@ -10,10 +10,11 @@ second build of the same environment is an image lookup (seconds):
    requirements, installed by pip in a build container that has the network, the host's CA
    bundle and the host's pip index settings (`pip config list`, PIP_* variables). The
    sandbox that later runs from it never has a network.
-3. instance `dgm-swebench:<instance>-<hash>`: the repository at base_commit in /work,
-   installed as the environment says. Files the install writes into the repository (egg-info,
-   a generated `_version.py`) are kept in /opt/dgm-swebench/generated.tar (and a host copy),
-   because a sandbox mounts a fresh /work over the image's and the workspace must hold them.
+3. instance `dgm-swebench:<instance>-<hash>`: the repository at base_commit, installed in
+   /work as the environment says, then moved to BASE_TREE (`/work-base`, root-owned,
+   read-only to the sandbox user): the task's base tree (`Task.base_tree`). A sandbox mounts
+   a fresh /work and seeds it from there, so the repository (with what its install wrote
+   there: egg-info, a generated `_version.py`) never travels from the host.
    Bytecode of the repository, the venv and the stdlib is compiled into a read-only tree
    (PYTHONPYCACHEPREFIX, checked by source hash), so no sandbox recompiles unchanged files.
 
@@ -42,12 +43,12 @@ from sandbox.docker_cli import docker, docker_ok
 from sandbox.image import _status, _trim
 
 RECIPE = "2"  # bump to rebuild every SWE-bench image
-INSTANCE_RECIPE = "2"  # bump to rebuild only the instance layer
+INSTANCE_RECIPE = "3"  # bump to rebuild only the instance layer
 LABEL = "dgm.swebench.hash"
 BASE_PACKAGES = "python3,python3-venv,python3-dev,git,ca-certificates,patch,bash"
 BUILD_PIP = "pip==23.0.1"  # the pip the verified environments used, on both releases
 VENV = "/opt/venv"
-GENERATED = "/opt/dgm-swebench/generated.tar"
+BASE_TREE = "/work-base"  # the repository as installed, in every instance image
 PYCACHE = "/opt/dgm-swebench/pycache"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -136,8 +137,10 @@ class Builder:
             return tag
         self._fresh_log(iid, "requirements")
         pins = " ".join(shlex.quote(p) for p in spec.pip)
+        pre = "".join(f"{cmd}; " for cmd in spec.pre_install)  # as root, with the network
         script = (
-            f"set -e; python3 -m venv {VENV}; {VENV}/bin/python -m pip install -q {BUILD_PIP}; "
+            f"set -e; {pre}python3 -m venv {VENV}; "
+            f"{VENV}/bin/python -m pip install -q {BUILD_PIP}; "
             + (f"{VENV}/bin/python -m pip install {pins}" if pins else "true")
         )
         self._container_step(iid, "requirements", base, tag, digest, script)
@@ -161,32 +164,28 @@ class Builder:
             content.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
         digest = _hash("instance", INSTANCE_RECIPE, env, spec.install, content.hexdigest())
         tag = f"dgm-swebench:{_slug(iid)}-{digest[:12]}"
-        if image_ready(tag, digest) and self.generated_path(tag).is_file():
-            return tag
-        if image_ready(tag, digest):  # the image came from elsewhere: take its generated files
-            self._save_generated(tag)
+        if image_ready(tag, digest):
             return tag
         self._fresh_log(iid, "install")
         archive = _tar_bytes(files, modes)
-        # The install runs with the venv active; files it writes into /work are kept.
+        # The install runs with the venv active, in /work (an editable install points there,
+        # where every sandbox seeds its workspace from BASE_TREE).
         script = (
-            "set -e; mkdir -p /work /opt/dgm-swebench; tar -x -C /work; "
-            "touch -d '-1 second' /tmp/dgm.stamp; cd /work; "
+            "set -e; mkdir -p /work /opt/dgm-swebench; tar -x -C /work; cd /work; "
             f"unset PYTHONDONTWRITEBYTECODE; export VIRTUAL_ENV={VENV}; "
             f"{spec.install or 'true'}; "
-            "find . -type f -newer /tmp/dgm.stamp -not -path '*/__pycache__/*' "
-            "-not -name '*.pyc' -not -path './build/*' -not -path './dist/*' "
-            "-not -path './.eggs/*' -print0 | tar --null -T - -cf " + GENERATED + "; "
             # Bytecode of the base files, checked by source hash (not mtime, which a copy into
             # a sandbox changes), in a read-only tree outside /work: every sandbox skips
             # compiling what the agent did not change (sympy: 6 s of each test run). With a
             # prefix Python reads no __pycache__, so the venv and the stdlib go there too.
             f"PYTHONPYCACHEPREFIX={PYCACHE} python -m compileall -q -j 0 "
             "--invalidation-mode checked-hash /work /opt/venv/lib /usr/lib/python3* "
-            "> /dev/null 2>&1 || true"
+            "> /dev/null 2>&1 || true; "
+            "find /work -name __pycache__ -type d -prune -exec rm -rf {} +; "
+            f"cd /; mv /work {BASE_TREE}; mkdir -m 755 /work; "
+            f"chown -R 0:0 {BASE_TREE}; chmod -R go-w {BASE_TREE}"
         )
         self._container_step(iid, "install", env, tag, digest, script, stdin=archive)
-        self._save_generated(tag)
         self._drop_stale(tag)
         return tag
 
@@ -198,23 +197,6 @@ class Builder:
         stale = [f"{repo}:{t}" for t in listed if t.startswith(prefix) and t != current]
         if stale:
             docker(["rmi", *stale])
-
-    # -- generated files -----------------------------------------------------------------
-    def generated_path(self, tag: str) -> Path:
-        return cache_dir() / "generated" / (tag.replace(":", "_").replace("/", "_") + ".tar")
-
-    def _save_generated(self, tag: str) -> None:
-        proc = subprocess.run(
-            ["docker", "run", "--rm", "--network", "none", "--entrypoint", "cat", tag, GENERATED],
-            capture_output=True, timeout=300,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            raise ImageBuildError(f"{tag}: no {GENERATED} in the image (rebuild it)")
-        path = self.generated_path(tag)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{uuid.uuid4().hex[:6]}.tmp")
-        tmp.write_bytes(proc.stdout)
-        tmp.replace(path)
 
     # -- steps ---------------------------------------------------------------------------
     def _log(self, iid: str, step: str) -> Path:
@@ -324,18 +306,6 @@ def _tar_bytes(files: dict[str, bytes], modes: dict[str, int]) -> bytes:
             info = tarfile.TarInfo(rel)
             info.size = len(files[rel])
             info.mode = modes.get(rel, 0o644)
-            info.mtime = 946684800  # old: the install's own writes are newer than every file
+            info.mtime = 946684800  # fixed: the same files give the same archive
             tar.addfile(info, io.BytesIO(files[rel]))
     return buf.getvalue()
-
-
-def read_generated(path: Path) -> dict[str, bytes]:
-    """Files an install wrote into the repository, from the kept tar."""
-    out: dict[str, bytes] = {}
-    with tarfile.open(path) as tar:
-        for member in tar:
-            if member.isfile() and ".." not in Path(member.name).parts:
-                data = tar.extractfile(member)
-                if data is not None:
-                    out[Path(member.name).as_posix().removeprefix("./")] = data.read()
-    return out

@@ -267,13 +267,41 @@ def diff(
 
 def export(
     run: str = typer.Argument(..., help="Run directory, or a run name under runs/."),
-    node: int = typer.Argument(..., help="Node id."),
-    dest: Path = typer.Argument(..., help="A new (or empty) directory for the agent's source."),
+    node: int = typer.Argument(None, help="Node id (with DEST: export its source)."),
+    dest: Path = typer.Argument(None, help="A new (or empty) directory for the agent's source."),
+    graph: Path = typer.Option(
+        None,
+        "--graph",
+        metavar="FILE",
+        help="Write the whole lineage instead: FILE.graphml (GraphML) or FILE.json (JSON "
+        "node-link), every node with its scores, status and commit, every edge parent->child.",
+    ),
 ) -> None:
-    """Write one agent's source into a directory."""
+    """Write one agent's source into a directory (RUN NODE DEST), or the lineage as a graph
+    file for Gephi, Cytoscape or networkx (RUN --graph FILE)."""
+    if graph is not None:
+        if node is not None or dest is not None:
+            raise ArchiveError("give either NODE DEST (an agent's source) or --graph FILE")
+        _export_graph(run, graph)
+        return
+    if node is None or dest is None:
+        raise ArchiveError("give NODE DEST (an agent's source) or --graph FILE (the lineage)")
     archive = open_archive(run)
     commit = archive.node(node).commit
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ArchiveError(f"'{dest}' exists and is not an empty directory")
     archive.materialize(node, dest)
     Console().print(f"exported node {node} ({commit[:12]}) to {dest}")
+
+
+def _export_graph(run: str, path: Path) -> None:
+    from dgm.views.graph import graph_format, lineage_graph, write_graph
+
+    graph_format(path)  # a wrong suffix fails before any work
+    if path.is_dir():
+        raise ArchiveError(f"'{path}' is a directory; --graph needs a file")
+    archive = open_archive(run)
+    graph = lineage_graph(archive, archive.run_dir.resolve().name)
+    fmt = write_graph(graph, path)
+    Console().print(f"exported {graph.number_of_nodes()} nodes and {graph.number_of_edges()} "
+                    f"edges ({fmt}) to {path}", highlight=False)  # fmt: skip

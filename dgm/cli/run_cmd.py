@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from dgm.defaults import RUNS_DIR
 from dgm.run.config import RunConfig
 
 console = Console()
@@ -51,9 +53,12 @@ def run(
     The demo uses the offline `sim` model on HumanEval's small subset with the hgm policy
     and 2 workers, and takes a few minutes."""
     from dgm.run import lifecycle as runner
+    from dgm.views.live import LiveView
+
+    live = partial(LiveView, console)
 
     if resume:
-        summary = runner.resume(resume, console, runs_dir or Path("runs"))
+        summary = runner.resume(resume, console, runs_dir or RUNS_DIR, live)
     else:
         cfg = RunConfig.load(
             config,
@@ -80,7 +85,7 @@ def run(
                 "budget.calls": budget_calls,
             },
         )
-        summary = runner.start(cfg, console)
+        summary = runner.start(cfg, console, live)
     report(summary)
 
 

@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from dgm.defaults import RUNS_DIR
 from dgm.run.rundir import RunDir, list_runs, open_run
 
 console = Console()
-RUNS_DIR_OPTION = typer.Option(Path("runs"), "--runs-dir", help="Where runs live.")
+RUNS_DIR_OPTION = typer.Option(RUNS_DIR, "--runs-dir", help="Where runs live.")
 
 
 def register(app: typer.Typer) -> None:
@@ -132,11 +133,13 @@ def replay(
 
     --cached answers from the run's recorded FM responses, reproduces the original
     exactly and checks that it did; --model M runs afresh."""
-    from dgm.views.replay import replay_task, replay_view
+    from dgm.run.replay import rerun_task
+    from dgm.views.replay import compare_replay, replay_view
 
     rd: RunDir
     rd, archive = _open(run, runs_dir)
-    result = replay_task(rd, archive, node, task, cached=cached, model=model, console=console)
+    rerun = rerun_task(rd, archive, node, task, cached=cached, model=model, console=console)
+    result = compare_replay(rd, rerun)
     console.print(replay_view(result))
     if cached and not result.reproduced:
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from benchmarks import Task
+from benchmarks.basetree import Delta
 from benchmarks.grading import MAX_BYTES as GRADE_MAX_BYTES
 from benchmarks.grading import MAX_FILES as GRADE_MAX_FILES
 from benchmarks.grading import workspace_files
@@ -27,6 +28,7 @@ _ESCAPES = {
     ord("\\"): "\\\\",
 }
 NO_NEWLINE = "\\ No newline at end of file\n"
+UNKEPT = "\0unkept"  # a base file's text that did not come back with the delta (too large)
 
 
 def _quote(name: str) -> str:
@@ -60,6 +62,8 @@ def _side(text: str | None, path: Path | None) -> tuple[list[str] | None, str]:
             return None, f"unreadable: {exc.strerror}"
     if text is None:
         return [], ""
+    if text == UNKEPT:
+        return None, "base text not kept"
     if "\0" in text:
         return None, "binary"
     if len(text) > DIFF_FILE_BYTES:
@@ -106,21 +110,26 @@ def _size(path: Path) -> int:
         return 0
 
 
-def workspace_diff(task: Task, result_dir: Path) -> str:
+def workspace_diff(task: Task, result_dir: Path, delta: Delta | None = None) -> str:
     """A unified diff from the given files to what the agent left, bounded in memory and
     size: files over DIFF_FILE_BYTES or DIFF_FILE_LINES are named, not diffed, and the whole
     stops at DIFF_LIMIT characters. Names are quoted when they hold anything but printable
-    ASCII, so a name cannot forge a line of the diff."""
+    ASCII, so a name cannot forge a line of the diff. With a base-tree task, `result_dir`
+    holds the delta and `delta` the base side of the files it changed or deleted."""
     if not result_dir.is_dir():
         return "(no diff: the workspace was not copied out)\n"
     after = workspace_files(result_dir)
     size = sum(_size(p) for p in after.values())
     if len(after) > GRADE_MAX_FILES or size > GRADE_MAX_BYTES:  # as grading rejects it
         return f"(no diff: the workspace is too large: {len(after)} files, {size} bytes)\n"
+    given: dict[str, str] = dict(task.files)
+    if delta is not None:
+        for rel in (*delta.changed, *delta.deleted):
+            given.setdefault(rel, delta.base_texts.get(rel, UNKEPT))
     chunks: list[str] = []
     size = 0
-    for rel in sorted(set(task.files) | set(after)):
-        chunk = _file_diff(rel, task.files.get(rel), after.get(rel))
+    for rel in sorted(set(given) | set(after)):
+        chunk = _file_diff(rel, given.get(rel), after.get(rel))
         if size + len(chunk) > DIFF_LIMIT:
             room = chunk[: max(0, DIFF_LIMIT - size)]
             chunks.append(room[: room.rfind("\n") + 1])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -18,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from benchmarks import GradeResult, Outcome, Task
+from benchmarks import GradeResult, Outcome, Task, basetree
 from benchmarks.grading import GRADER_FAILED, grade_in_sandbox
 from dgm.errors import DgmError
 from dgm.evolve.diffs import workspace_diff
@@ -98,9 +99,10 @@ def run_task(
                     socket_dir=fm.socket_dir,
                     env=fm.env,
                 ) as sb:
+                    _seed(sb, task)
                     sb.copy_in(given, "/work")
                     res = sb.run(AGENT_COMMAND, timeout=timeout, cwd="/work")
-                    problems = _collect(sb, task, result_dir, out_dir)
+                    problems, delta = _collect(sb, task, result_dir, out_dir)
             finally:
                 fm.close()  # waits for calls still at the provider: they count here too
                 tokens, cost = fm.tokens, fm.cost
@@ -114,7 +116,7 @@ def run_task(
         if reason:
             outcome, grading = Outcome.ERROR, f"not graded: {reason}"
         else:
-            graded = grader.grade(result_dir)
+            graded = grader.grade(result_dir, delta.deleted)
             outcome, grading = graded.outcome, graded.output
             grade_seconds, tests = round(graded.seconds, 3), dict(graded.tests)
             reason = problems.pop("deleted", None) or problems.pop("links", None)
@@ -125,7 +127,7 @@ def run_task(
             elif outcome is Outcome.TAMPERED:
                 reason = "tampered: " + "; ".join(graded.evidence)[:1000]
         _write_text(logs / "grading.txt", grading)
-        _write_text(logs / "changes.diff", workspace_diff(task, result_dir))
+        _write_text(logs / "changes.diff", workspace_diff(task, result_dir, delta))
     result = TaskResult(
         outcome=outcome,
         tokens=int(tokens),
@@ -177,13 +179,14 @@ class Grader:
         spare, self.spare = self.spare, None
         return spare
 
-    def grade(self, result_dir: Path) -> GradeResult:
+    def grade(self, result_dir: Path, deleted: tuple[str, ...] = ()) -> GradeResult:
         """Grade; an error of the grader itself (not the agent) raises EvaluationError."""
         spare = self._take_spare()
         try:
             graded = grade_in_sandbox(
-                self.task, result_dir, config=self.config, labels=self.labels, sandbox=spare
-            )
+                self.task, result_dir, config=self.config, labels=self.labels, sandbox=spare,
+                deleted=deleted,
+            )  # fmt: skip
         finally:
             if spare is not None:
                 spare.remove()
@@ -216,22 +219,43 @@ def _prepare(scratch: Path, task: Task) -> tuple[Path, Path, Path, Path]:
     return task_dir, given, scratch / "result", scratch / "out"
 
 
-def _collect(sb: Sandbox, task: Task, result_dir: Path, out_dir: Path) -> dict[str, str]:
-    """Copy the workspace and the log out; what went wrong, by kind (agent faults only).
-    Nothing the agent left running may change the files while they are read, so every
-    process in the sandbox is killed first. What the workspace holds never raises: an
-    entry that cannot be copied (unreadable, too deep, too large) is the agent's doing and
-    becomes the `copy` problem. When nothing was copied, `result_dir` does not exist."""
+def _seed(sb: Sandbox, task: Task) -> None:
+    """A base-tree task's workspace: the tree, copied inside the container (never from the
+    host). Its failure is the environment's (a broken image), not the agent's."""
+    if task.base_tree:
+        res = sb.run(basetree.seed_command(task.base_tree), timeout=300, cwd="/")
+        if res.exit_code != 0:
+            raise EvaluationError(f"{task.id}: cannot seed the workspace: {res.stderr[-200:]}")
+
+
+def _collect(
+    sb: Sandbox, task: Task, result_dir: Path, out_dir: Path
+) -> tuple[dict[str, str], basetree.Delta]:
+    """Copy the workspace (of a base-tree task: only its delta) and the log out; what went
+    wrong, by kind (agent faults only), and the delta's manifest. Nothing the agent left
+    running may change the files while they are read, so every process in the sandbox is
+    killed first. What the workspace holds never raises: an entry that cannot be copied
+    (unreadable, too deep, too large) is the agent's doing and becomes the `copy` problem.
+    When nothing was copied, `result_dir` does not exist."""
     problems: dict[str, str] = {}
     result_dir.mkdir()
     out_dir.mkdir()
     sb.kill_all()  # survivors stuck in the kernel cannot stop the copy: the packer copes
+    delta, nonce = basetree.Delta(), secrets.token_hex(16)
+    if task.base_tree:  # the image's Python drops what equals the tree; the rest goes out
+        res = sb.run(basetree.delta_argv(task.base_tree, nonce), timeout=300, cwd="/")
+        if res.exit_code != 0 and "dgm-delta:" not in res.stderr:
+            raise EvaluationError(f"{task.id}: the delta script failed: {res.stderr[-300:]}")
+        if res.exit_code != 0:  # no room or no access for the manifest: the agent's doing
+            problems["copy"] = f"the workspace could not be compared: {res.stderr[-300:]}"
+            shutil.rmtree(result_dir, ignore_errors=True)
+            return problems, delta
     try:  # the workspace and the log in one transfer
         report = sb.copy_out_many({"/work": result_dir, "/out": out_dir})
     except LimitExceeded as exc:
         problems["copy"] = f"the workspace could not be copied out: {exc}"
         shutil.rmtree(result_dir, ignore_errors=True)
-        return problems
+        return problems, delta
     # Only the workspace is graded: a log the agent made unreadable just goes missing.
     work = report.under("work")
     if work.incomplete:
@@ -239,10 +263,15 @@ def _collect(sb: Sandbox, task: Task, result_dir: Path, out_dir: Path) -> dict[s
     if work.refused:
         dropped = work.describe(lost=False)
         problems["links"] = f"links or special files dropped from the workspace: {dropped}"
+    if task.base_tree:
+        try:
+            delta = basetree.Delta.read(result_dir, nonce)
+        except (OSError, ValueError, KeyError, AttributeError):  # the agent blocked its copy
+            problems["copy"] = "the workspace's delta manifest could not be copied out"
     deleted = [rel for rel in task.files if not (result_dir / rel).is_file()]
     if deleted:
         problems["deleted"] = f"the agent deleted given files: {deleted[:5]}"
-    return problems
+    return problems, delta
 
 
 def _agent_failure(res: RunResult, timeout: float) -> str | None:

@@ -14,11 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-
-from dgm.run.config import EntryWeights
 
 PROMPTS = Path(__file__).parent / "prompts"
 SOURCE_CHARS = 24_000  # how much agent source the diagnosis sees
@@ -49,6 +47,15 @@ class Entry:
             "step_cap": "The agent runs out of steps or context before it finishes.",
             "general": "The agent has no evaluations yet; make it more reliable in general.",
         }[self.kind]
+
+
+class EntryWeights(Protocol):
+    """The weights of each entry (a run's `[entries]`, `dgm.run.config.EntryWeights`)."""
+
+    empty: float
+    stochasticity: float
+    step_cap: float
+    failed_task: float
 
 
 def choose_entry(evals: list[Any], weights: EntryWeights, rng: np.random.Generator) -> Entry:

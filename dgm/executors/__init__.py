@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 from dgm.executors.base import (
-    Executor,
     ExecutorError,
     Job,
     JobContext,
@@ -18,6 +17,7 @@ from dgm.executors.base import (
     write_logs,
 )
 from dgm.executors.local import LocalExecutor
+from dgm.protocols import Executor  # the seam, declared with the others
 
 EXECUTORS = ("local", "ray")
 

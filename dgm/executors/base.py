@@ -16,11 +16,12 @@ import shutil
 import socket
 import tarfile
 import tempfile
+import threading
 import time
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
 from dgm.errors import DgmError
 
@@ -33,6 +34,26 @@ class ExecutorError(DgmError):
     exit_code = 1
 
 
+class LazySource:
+    """An agent's tar made on first use, then kept: a local worker thread makes it (not the
+    scheduler's thread), a remote executor on the head before it ships it."""
+
+    def __init__(self, make: Callable[[], bytes]):
+        self._make, self._data = make, None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bytes:
+        with self._lock:
+            if self._data is None:
+                self._data = self._make()
+            return self._data
+
+
+def source_bytes(job: Job) -> bytes:
+    """The job's agent source as a tar."""
+    return job.source if isinstance(job.source, bytes) else job.source()
+
+
 @dataclass(frozen=True)
 class Job:
     """One unit of work. `fn` is "module:function", called as fn(job, ctx) on the worker."""
@@ -40,7 +61,7 @@ class Job:
     kind: str  # "evaluate" | "expand" | anything a test or benchmark defines
     key: str  # unique within a run, e.g. "evaluate:3:HumanEval/0:0"; names the job in reports
     fn: str
-    source: bytes = b""  # a tar of the agent's tree (see `pack_dir`)
+    source: bytes | LazySource = b""  # a tar of the agent's tree (see `pack_dir`)
     task: Any = None  # benchmarks.Task (a frozen dataclass, picklable) or None
     settings: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, Any] = field(default_factory=dict)
@@ -77,23 +98,11 @@ class JobContext:
 
     def unpack_source(self, job: Job, name: str = "agent") -> Path:
         """The job's agent source, extracted into this job's scratch directory."""
-        return unpack_tar(job.source, self.scratch / name)
-
-
-class Executor(Protocol):
-    """Runs jobs; `submit` never blocks on the job itself."""
-
-    name: str
-
-    def submit(self, job: Job) -> Future: ...
-
-    def cancel(self, future: Future) -> bool: ...
-
-    def shutdown(self, cancel: bool = False) -> None: ...
+        return unpack_tar(source_bytes(job), self.scratch / name)
 
 
 def resolve(fn: str):
-    """The function an import path names ("dgm.evolve.workbench:evaluate_job")."""
+    """The function an import path names ("dgm.run.jobs:run_evaluation")."""
     module, _, name = fn.partition(":")
     if not module or not name:
         raise ExecutorError(f"a job function is 'module:function', not {fn!r}")

@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from dgm.executors.base import Job, JobContext
+from dgm.executors.base import Job, JobContext, source_bytes
 from dgm.fm import SessionTags
 
 # A program for the sandbox: one chat call over the Unix socket at $DGM_FM_SOCKET, then what
@@ -97,3 +97,29 @@ def fm_probe(job: Job, ctx: JobContext) -> dict:
         "reply": reply, "calls": fm.calls, "tokens": fm.tokens,
         "host_reply": host_reply, "worker_env": sorted(os.environ),
     }  # fmt: skip
+
+
+def prepare_image(image: str | None = None) -> dict:
+    """A node's preparation for tests: a node started with DGM_PROBE_NO_IMAGES set cannot
+    make any image a task names (as a node that cannot build polyglot's toolchains)."""
+    import socket
+
+    if image is not None and os.environ.get("DGM_PROBE_NO_IMAGES"):
+        raise RuntimeError(f"no recipe makes {image} on this node")
+    time.sleep(0.5)  # a preparation takes time: jobs that need it must wait for it
+    return {"host": socket.gethostname(), "image": image or ""}
+
+
+def sandbox_sleep(job: Job, ctx: JobContext) -> dict:
+    """A sandbox that runs `sleep` for ten minutes (its job dies first, in the tests)."""
+    from sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(), labels={"dgm.run": job.settings["run"]}) as sb:
+        Path(job.settings["marks"], f"{job.key}.started").write_text(ctx.node)
+        sb.run(["sleep", "600"], timeout=700)
+    return {"node": ctx.node}
+
+
+def source_size(job: Job, ctx: JobContext) -> int:
+    """How many bytes of agent source reached the job."""
+    return len(source_bytes(job))

@@ -9,17 +9,15 @@ No key is ever on a worker.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import ray
 
 from dgm.fm import FMError
-from dgm.fm.server import UnixHTTPServer, error_body
-from dgm.fm.session import SOCKET_NAME, SessionTags
+from dgm.fm.server import UnixHTTPServer, error_body, serve_socket_dir
+from dgm.fm.session import SessionTags
 
 
 class RemoteGateway:
@@ -64,19 +62,10 @@ class RemoteSession:
         self._final: dict[str, Any] | None = None
 
     def open(self) -> RemoteSession:
-        directory = Path(tempfile.mkdtemp(prefix="dgm-fm-"))
-        try:
-            directory.chmod(0o755)  # the sandbox's non-root user must reach the socket
-            path = directory / SOCKET_NAME
-            self._server = UnixHTTPServer(
-                str(path), self._forward, self.info["model"],
-                max_connections=self.info["connections"], max_body=self.info["max_body"],
-            )  # fmt: skip
-            os.chmod(path, 0o666)
-        except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
-            raise
-        self.socket_dir = directory
+        info = self.info
+        self.socket_dir, self._server = serve_socket_dir(
+            self._forward, info["model"], info["connections"], info["max_body"]
+        )
         return self
 
     def _forward(self, body: bytes) -> tuple[int, bytes]:

@@ -1,6 +1,7 @@
 """FM access: the socket gateway, budgets, the ledger interface, record/replay, and the
 offline `sim` model (which is not a language model)."""
 
+from dgm.fm.accounts import validate_model
 from dgm.fm.budget import Budget
 from dgm.fm.cache import ResponseCache, canonical_key
 from dgm.fm.errors import (
@@ -11,8 +12,8 @@ from dgm.fm.errors import (
     ProviderError,
     RequestError,
 )
-from dgm.fm.gateway import Gateway, validate_model
-from dgm.fm.ledger import FMCallRow, Ledger, MemoryLedger
+from dgm.fm.gateway import Gateway
+from dgm.fm.ledger import Ledger, MemoryLedger
 from dgm.fm.session import ROLES, Session, SessionTags
 from dgm.fm.sim.types import SimRequest
 
@@ -21,7 +22,6 @@ __all__ = [
     "Budget",
     "BudgetExceeded",
     "CacheMiss",
-    "FMCallRow",
     "FMError",
     "Gateway",
     "Ledger",

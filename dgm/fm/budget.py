@@ -102,7 +102,8 @@ def _tighter(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def _check(scope, spend: Spend, dollars, calls, tokens) -> None:
+def _check(scope: str, spend: Spend, dollars: float | None, calls: int | None,
+           tokens: int | None) -> None:  # fmt: skip
     """Raise BudgetExceeded when a limit is reached by what is spent plus what is in flight
     (so the run's budget is `exhausted` exactly when it refuses every call)."""
     if dollars is not None and spend.dollars + spend.in_flight_dollars >= dollars:

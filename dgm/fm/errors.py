@@ -7,6 +7,7 @@ class FMError(Exception):
     """Base of every FM-access error; `exit_code` 2 means bad input (model, config)."""
 
     exit_code = 2
+    recorded = False  # True once the gateway wrote its ledger row (a failed attempt)
 
 
 class BudgetExceeded(FMError):

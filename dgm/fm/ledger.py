@@ -1,62 +1,45 @@
-"""The ledger interface the gateway writes to, and an in-memory ledger for tests and perf."""
+"""The ledger the gateway writes to (the archive is one), and an in-memory ledger for tests,
+`dgm eval` and benchmarks. One row type for both: the archive's `FMCall`."""
 
 from __future__ import annotations
 
+import itertools
 import threading
-from dataclasses import dataclass
-from typing import Protocol
+import time
 
+from archive import FMCall
+from dgm.protocols import Ledger
 
-class Ledger(Protocol):
-    """Anything that records FM calls (the archive provides this)."""
-
-    def record_fm_call(
-        self, session, node, task, role, model, prompt_tokens, completion_tokens, cost,
-        cached, seconds, error=None, estimated=False,
-    ) -> None: ...  # fmt: skip
-
-
-@dataclass(frozen=True)
-class FMCallRow:
-    """One ledger row."""
-
-    session: str
-    node: int | None
-    task: str | None
-    role: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float
-    cached: bool
-    seconds: float
-    error: str | None = None
-    estimated: bool = False
-    """The provider sent no usage: the tokens were counted by litellm's tokenizer."""
+__all__ = ["Ledger", "MemoryLedger"]
 
 
 class MemoryLedger:
-    """Keeps rows in a list; thread-safe. For tests, benchmarks and dry runs."""
+    """Keeps rows in a list; thread-safe."""
 
     def __init__(self) -> None:
-        self.rows: list[FMCallRow] = []
+        self.rows: list[FMCall] = []
+        self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def record_fm_call(
-        self, session, node, task, role, model, prompt_tokens, completion_tokens, cost,
-        cached, seconds, error=None, estimated=False,
+        self, session: str, node: int | None, task: str | None, role: str, model: str,
+        prompt_tokens: int, completion_tokens: int, cost: float, cached: bool,
+        seconds: float, error: str | None = None, estimated: bool = False,
     ) -> None:  # fmt: skip
         """Append one row."""
-        row = FMCallRow(
-            session, node, task, role, model, prompt_tokens, completion_tokens, cost, cached,
-            seconds, error, estimated,
-        )  # fmt: skip
         with self._lock:
-            self.rows.append(row)
+            self.rows.append(FMCall(
+                next(self._ids), session, node, task, role, model, prompt_tokens,
+                completion_tokens, cost, cached, seconds, error, time.time(), estimated,
+            ))  # fmt: skip
+
+    def fm_calls(self, node: int | None = None) -> list[FMCall]:
+        """The rows, oldest first, like the archive's."""
+        with self._lock:
+            return [r for r in self.rows if node is None or r.node == node]
 
     def fm_totals(self, node: int | None = None) -> tuple[int, int, float]:
         """(calls, tokens, cost), like the archive's."""
-        with self._lock:
-            rows = [r for r in self.rows if node is None or r.node == node]
+        rows = self.fm_calls(node)
         tokens = sum(r.prompt_tokens + r.completion_tokens for r in rows)
         return len(rows), tokens, sum(r.cost for r in rows)

@@ -18,7 +18,7 @@ SAMPLING_PARAMS = (
 )  # fmt: skip
 
 
-def parse_request(payload) -> tuple[list, list | None, dict]:
+def parse_request(payload: object) -> tuple[list, list | None, dict]:
     """(messages, tools, sampling params) of a request, or RequestError."""
     if not isinstance(payload, dict):
         raise RequestError("request body must be a JSON object")
@@ -39,7 +39,8 @@ def parse_request(payload) -> tuple[list, list | None, dict]:
     return messages, tools or None, params
 
 
-def usage(litellm_model: str, response, messages, tools) -> tuple[int, int, bool]:
+def usage(litellm_model: str, response: litellm.ModelResponse, messages: list,
+          tools: list | None) -> tuple[int, int, bool]:  # fmt: skip
     """(prompt, completion tokens, estimated): the provider's counts, or litellm's
     tokenizer's when the reply has no usage (a call is never free because of that)."""
     usage = getattr(response, "usage", None)
@@ -62,7 +63,8 @@ def usage(litellm_model: str, response, messages, tools) -> tuple[int, int, bool
     return int(prompt), int(completion), True
 
 
-def body(model: str, response, prompt: int, completion: int, estimated: bool) -> bytes:
+def body(model: str, response: litellm.ModelResponse, prompt: int, completion: int,
+         estimated: bool) -> bytes:  # fmt: skip
     """The OpenAI response document sent back (and cached), from litellm's response."""
     choice = response.choices[0]
     msg = choice.message

@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import socket
 import socketserver
+import tempfile
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from dgm.fm.errors import BudgetExceeded, CacheMiss, ProviderError, RequestError
+from sandbox import cleanup
 
 Handler = Callable[[bytes], tuple[int, bytes]]  # request body -> (status, response body)
 
@@ -24,6 +31,7 @@ CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 MAX_BODY = 4 * 1024 * 1024  # default; a 200k-character conversation is well below
 MAX_CONNECTIONS = 8  # default open connections per session
 IDLE_SECONDS = 120  # a connection silent this long is closed (its thread ends)
+SOCKET_NAME = "fm.sock"
 log = logging.getLogger("dgm.fm")
 
 
@@ -159,3 +167,38 @@ class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer)
             except OSError:
                 pass
         self._thread.join(timeout=5)
+
+
+def http_answer(serve: Callable[[], bytes], redact: Callable[[str], str]) -> tuple[int, bytes]:
+    """(status, body) for one request: `serve()`'s answer, or its FMError as OpenAI's error
+    document with the status an OpenAI client expects."""
+    try:
+        return 200, serve()
+    except RequestError as exc:
+        return 400, error_body(str(exc), "invalid_request_error")
+    except BudgetExceeded as exc:
+        return 402, error_body(str(exc), "insufficient_quota", "budget_exhausted")
+    except CacheMiss as exc:
+        return 409, error_body(str(exc), "cache_miss")
+    except ProviderError as exc:
+        return exc.status, error_body(redact(str(exc)), exc.kind)
+    except Exception as exc:  # noqa: BLE001 - the agent gets an answer, the host a log
+        log.exception("FM gateway failure")
+        return 500, error_body(redact(f"gateway failure: {type(exc).__name__}: {exc}"),
+                               "server_error")  # fmt: skip
+
+
+def serve_socket_dir(handler: Handler, model: str, max_connections: int = MAX_CONNECTIONS,
+                     max_body: int = MAX_BODY) -> tuple[Path, UnixHTTPServer]:  # fmt: skip
+    """A fresh directory (in this process's scratch root, swept if the process is killed)
+    holding `SOCKET_NAME`, served by `handler`; the sandbox mounts the directory."""
+    directory = Path(tempfile.mkdtemp(prefix="dgm-fm-", dir=cleanup.owner().path))
+    try:
+        directory.chmod(0o755)  # the sandbox's non-root user must reach the socket
+        path = directory / SOCKET_NAME
+        server = UnixHTTPServer(str(path), handler, model, max_connections, max_body)
+        os.chmod(path, 0o666)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return directory, server

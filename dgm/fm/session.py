@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from dgm.fm.budget import Spend
 from dgm.fm.errors import BudgetExceeded, FMError, ProviderDown
-from dgm.fm.server import UnixHTTPServer
-from sandbox import cleanup
-
-if TYPE_CHECKING:
-    from dgm.fm.gateway import Gateway
+from dgm.fm.server import SOCKET_NAME, UnixHTTPServer, serve_socket_dir
 
 ROLES = ("solve", "self_modify", "diagnose")
 CONTAINER_SOCKET_DIR = "/fm"  # where the sandbox mounts the socket directory
-SOCKET_NAME = "fm.sock"
 
 
 @dataclass(frozen=True)
@@ -39,11 +32,25 @@ class SessionTags:
             raise FMError(f"unknown FM session role {self.role!r} (one of {', '.join(ROLES)})")
 
 
+class SessionHost(Protocol):
+    """What a session needs of the gateway that opened it."""
+
+    model: str
+    session_connections: int
+    max_request_bytes: int
+
+    def handle_http(self, session: Session, body: bytes) -> tuple[int, bytes]: ...
+
+    def call_deadline(self) -> float: ...
+
+    def forget(self, session: Session) -> None: ...
+
+
 class Session:
     """A context manager: while open, `socket_dir/fm.sock` serves chat completions charged to
     `tags`. `sim_context` stays on the host (it only reaches the sim model)."""
 
-    def __init__(self, gateway: Gateway, tags: SessionTags, sim_context: dict | None = None,
+    def __init__(self, gateway: SessionHost, tags: SessionTags, sim_context: dict | None = None,
                  max_calls: int | None = None):  # fmt: skip
         self.gateway, self.tags = gateway, tags
         self.sim_context = dict(sim_context or {})
@@ -153,21 +160,11 @@ class Session:
 
     def open(self) -> Session:
         """Create the socket directory and start serving."""
-        # In this process's scratch root: swept if the process is killed (sandbox/cleanup.py)
-        directory = Path(tempfile.mkdtemp(prefix="dgm-fm-", dir=cleanup.owner().path))
-        try:
-            directory.chmod(0o755)  # the sandbox's non-root user must reach the socket
-            path = directory / SOCKET_NAME
-            self._server = UnixHTTPServer(
-                str(path), lambda body: self.gateway.handle_http(self, body), self.gateway.model,
-                max_connections=self.gateway.session_connections,
-                max_body=self.gateway.max_request_bytes,
-            )  # fmt: skip
-            os.chmod(path, 0o666)
-        except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
-            raise
-        self.socket_dir = directory
+        gw = self.gateway
+        self.socket_dir, self._server = serve_socket_dir(
+            lambda body: gw.handle_http(self, body), gw.model, gw.session_connections,
+            gw.max_request_bytes,
+        )  # fmt: skip
         return self
 
     def close(self) -> None:
@@ -182,7 +179,7 @@ class Session:
         if self.socket_dir is not None:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
             self.socket_dir = None
-        self.gateway._forget(self)
+        self.gateway.forget(self)
 
     def __enter__(self) -> Session:
         return self

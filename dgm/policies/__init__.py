@@ -14,16 +14,17 @@ from dgm.policies.actions import (
     ActionResult,
     Evaluate,
     Expand,
-    Policy,
     PolicyError,
     Stop,
     Wait,
 )
 from dgm.policies.base import BasePolicy, posterior_mean
 from dgm.policies.dgm_policy import DGMPolicy
+from dgm.policies.final import final_agent
 from dgm.policies.hgm import HGMPolicy, beta_lower_quantile, cooldown_tau
 from dgm.policies.simple import GreedyPolicy, LatestPolicy, RandomPolicy
 from dgm.policies.tree import INVALID, PENDING, QUARANTINED, VALID, TreeState
+from dgm.protocols import Policy
 
 _CLASSES: dict[str, type[BasePolicy]] = {
     cls.name: cls for cls in (DGMPolicy, HGMPolicy, GreedyPolicy, RandomPolicy, LatestPolicy)
@@ -62,6 +63,7 @@ __all__ = [
     "Wait",
     "beta_lower_quantile",
     "cooldown_tau",
+    "final_agent",
     "make_policy",
     "posterior_mean",
 ]

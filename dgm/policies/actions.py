@@ -1,14 +1,11 @@
-"""What a policy can ask the loop to do, what it is told back, and the Policy protocol."""
+"""What a policy can ask the loop to do and what it is told back (the `Policy` protocol
+itself is in `dgm.protocols`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
 
 from dgm.errors import DgmError
-
-if TYPE_CHECKING:
-    from dgm.policies.tree import TreeState
 
 
 class PolicyError(DgmError):
@@ -54,19 +51,3 @@ class ActionResult:
 
 
 Action = Expand | Evaluate | Wait | Stop
-
-
-class Policy(Protocol):
-    """Chooses the next action from the tree; holds only its parameters, RNG and plans."""
-
-    name: str
-
-    def next_action(self, tree: TreeState) -> Action: ...
-
-    def tell(self, action: Expand | Evaluate, result: ActionResult) -> None: ...
-
-    def final_agent(self, tree: TreeState) -> int: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, d: dict[str, Any]) -> None: ...

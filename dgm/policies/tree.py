@@ -15,6 +15,8 @@ quarantines and the approvals or rejections recorded since, by any process.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from archive.models import HELD  # the quarantine states that keep a node out
@@ -75,6 +77,48 @@ class TreeState:
             tree.add_result(e.node, e.task, e.outcome == "resolved")
         tree._source = archive
         tree.refresh()  # decisions made while the tree was read
+        return tree
+
+    @classmethod
+    def from_counts(
+        cls,
+        tasks: list[str],
+        parents: list[int | None],
+        statuses: list[str],
+        quarantine: dict[int, str],
+        successes: list[int],
+        trials: list[int],
+    ) -> TreeState:
+        """A tree from per-node columns (node i's parent, status, own successes and trials;
+        ids 0..n-1, parents first) and the quarantine state of the nodes that have one. What
+        the views have at hand, filled in bulk: a view of 10,000 nodes must not replay every
+        result. Which tasks each node tried is not known, so it serves for reading (scores,
+        the final agent), not for deciding. Kept equal to `from_archive`'s arrays by a test."""
+        n = len(parents)
+        tree = cls(tasks, capacity=max(1, n))
+        parent = [-1 if p is None else p for p in parents]
+        base = [STATUS_CODES[status] for status in statuses]
+        tree._quarantine = {i: q for i, q in quarantine.items() if q}
+        held = [tree._quarantine.get(i) in HELD for i in range(n)]
+        bad = [int(b == INVALID or h) for b, h in zip(base, held, strict=True)]
+        clade_s, clade_n, clade_bad = list(successes), list(trials), bad[:]
+        for i in range(n - 1, 0, -1):  # children have higher ids: one pass up sums the clades
+            p = parent[i]
+            clade_s[p] += clade_s[i]
+            clade_n[p] += clade_n[i]
+            clade_bad[p] += clade_bad[i]
+        tree._n, tree._parent_list = n, parent
+        # Shared immutable empties: cheap (20,000 new containers would wake the garbage
+        # collector), and a result or work recorded on this tree fails loudly.
+        tree._done = [frozenset()] * n  # type: ignore[list-item]
+        tree._eval_flight = [MappingProxyType({})] * n  # type: ignore[list-item]
+        tree._parent[:n], tree._base[:n] = parent, base
+        held_valid = np.array(held, dtype=bool) & (tree._base[:n] == VALID)
+        tree._status[:n] = np.where(held_valid, QUARANTINED, tree._base[:n])
+        tree._n_children[:n] = np.bincount(np.array(parent[1:], dtype=np.int64), minlength=n)
+        tree._own_s[:n], tree._own_n[:n] = successes, trials
+        tree._clade_s[:n], tree._clade_n[:n], tree._clade_bad[:n] = clade_s, clade_n, clade_bad
+        tree._n_evals = sum(trials)
         return tree
 
     def refresh(self) -> None:

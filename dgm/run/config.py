@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dgm.defaults import RUNS_DIR, SIM_BROKEN_WEIGHT, SIM_FAULT_RATE, SIM_HACK_WEIGHT
 from dgm.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dgm.fm import Gateway
+    from dgm.protocols import Ledger
 
 
 class _Strict(BaseModel):
@@ -92,7 +97,7 @@ class RunConfig(_Strict):
 
     name: str | None = None
     """Run name (directory under `runs_dir`); default: policy-benchmark-timestamp."""
-    runs_dir: Path = Path("runs")
+    runs_dir: Path = RUNS_DIR
     """Where run directories are created."""
     benchmark: str = "humaneval"
     """Benchmark suite: humaneval, bugfix or polyglot."""
@@ -134,15 +139,16 @@ class RunConfig(_Strict):
     provider: ProviderConfig = Field(default_factory=ProviderConfig)
     """Provider timeouts, retries, pauses and the socket's limits."""
     on_stop: Literal["finish", "abandon"] = "finish"
-    """At a budget limit: finish the work in flight, or abandon it."""
+    """At a budget limit: finish the work in flight, or abandon it. Work that fits the
+    evaluation or expansion budget always lands first (a resume never redoes it twice)."""
     entries: EntryWeights = Field(default_factory=EntryWeights)
     """Weights of the self-modification entries."""
-    sim_fault_rate: float = Field(0.45, ge=0, le=1)
+    sim_fault_rate: float = Field(SIM_FAULT_RATE, ge=0, le=1)
     """`sim` only: the rate of faulty answers in solve sessions."""
-    sim_broken_weight: float = Field(0.15, ge=0)
+    sim_broken_weight: float = Field(SIM_BROKEN_WEIGHT, ge=0)
     """`sim` only: the weight of each broken catalogue change in a diagnosis (good ones weigh
     0.6, harmful 0.25); raise it to exercise validation and invalid children."""
-    sim_hack_weight: float = Field(0.0, ge=0)
+    sim_hack_weight: float = Field(SIM_HACK_WEIGHT, ge=0)
     """`sim` only: the weight of each reward-hacking catalogue change (a child that fakes
     success when its check fails); raise it to see tamper evidence and the quarantine."""
     solve_timeout: float = Field(240, gt=0)
@@ -217,9 +223,16 @@ class RunConfig(_Strict):
             return self.validate_timeout
         return self.validate_timeout + self.provider.call_timeout
 
+    def gateway(self, ledger: Ledger | None, **overrides: Any) -> Gateway:
+        """The run's FM gateway: the one place a `Gateway` is built from a config (the run,
+        `dgm eval`, replays). `overrides` replace any keyword (a replay's cache mode)."""
+        from dgm.fm import Gateway  # late: the FM stack (litellm) is heavy to import
+
+        return Gateway(**{"ledger": ledger, **self.gateway_options(), **overrides})
+
     def gateway_options(self) -> dict[str, Any]:
         """Keyword arguments of `dgm.fm.Gateway` from this config (model, budgets, provider)."""
-        from dgm.fm import Budget  # late: the FM stack (litellm) is heavy to import
+        from dgm.fm import Budget
 
         b, p = self.budget, self.provider
         return {

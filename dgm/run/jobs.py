@@ -16,9 +16,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from dgm.evolve.workbench import Evaluation, Expansion, Workbench
 from dgm.executors import Job, JobContext, JobResult, collect_logs, pack_dir, unpack_tar
 from dgm.executors import write_logs as _write_logs
+from dgm.executors.base import LazySource
+from dgm.run.workbench import Evaluation, Expansion, Workbench
 from sandbox import SandboxConfig
 
 EVALUATE = "dgm.run.jobs:run_evaluation"
@@ -30,18 +31,16 @@ class JobMaker:
 
     def __init__(self, bench: Workbench):
         self.bench = bench
-        self._sources: dict[int, bytes] = {}
+        self._sources: dict[int, LazySource] = {}
         self._lock = threading.Lock()
 
-    def source(self, node: int) -> bytes:
-        """The node's tree as a tar (made once per node: a node's code never changes)."""
+    def source(self, node: int) -> LazySource:
+        """The node's tree as a tar, made once per node (a node's code never changes) and
+        off the scheduler's thread where the executor allows."""
         with self._lock:
-            data = self._sources.get(node)
-        if data is None:
-            data = pack_dir(self.bench.agent_source(node))
-            with self._lock:
-                self._sources[node] = data
-        return data
+            if node not in self._sources:
+                self._sources[node] = LazySource(lambda: pack_dir(self.bench.agent_source(node)))
+            return self._sources[node]
 
     def _settings(self, **extra: Any) -> dict[str, Any]:
         b = self.bench
@@ -159,9 +158,12 @@ def run_expansion(job: Job, ctx: JobContext) -> dict[str, Any]:
 EVAL_TASK = "dgm.run.jobs:run_eval_task"
 
 
-def eval_task_job(source: bytes, task, run_id: str, timeout: float) -> Job:
+def eval_task_job(source: bytes, task, run_id: str, timeout: float, node: int = 0,
+                  attempt: int = 0) -> Job:  # fmt: skip
+    # node and attempt name the FM session, so a replay meets the recorded cache keys
     return Job("evaluate", f"eval:{task.id}", EVAL_TASK, source, task,
-               {"run_id": run_id, "timeout": timeout}, {"task": task.id})  # fmt: skip
+               {"run_id": run_id, "timeout": timeout, "node": node, "attempt": attempt},
+               {"task": task.id})  # fmt: skip
 
 
 def run_eval_task(job: Job, ctx: JobContext) -> dict[str, Any]:
@@ -170,7 +172,8 @@ def run_eval_task(job: Job, ctx: JobContext) -> dict[str, Any]:
     logs = ctx.scratch / "logs"
     record = run_task(
         ctx.unpack_source(job), job.task, gateway=ctx.gateway, run_id=job.settings["run_id"],
-        node=0, attempt=0, sandbox_config=SandboxConfig(background_removal=True),
+        node=job.settings.get("node", 0), attempt=job.settings.get("attempt", 0),
+        sandbox_config=SandboxConfig(background_removal=True),
         log_dir=logs, timeout=job.settings["timeout"],
     )  # fmt: skip
     ctx.logs.update(collect_logs(logs))

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 
 from archive import Archive
 from benchmarks import get_benchmark
-from dgm.evolve.workbench import Workbench
-from dgm.fm import BudgetExceeded, Gateway, ProviderDown, validate_model
-from dgm.policies import TreeState, make_policy
+from dgm.defaults import RUNS_DIR
+from dgm.fm import Gateway, ProviderDown, validate_model
+from dgm.policies import TreeState, final_agent, make_policy
+from dgm.protocols import Executor, RunView
 from dgm.run.config import RunConfig
 from dgm.run.rundir import (
     RunDir,
@@ -27,12 +30,39 @@ from dgm.run.rundir import (
     root_missing,
     run_path,
 )
-from dgm.run.scheduler import Scheduler
-from dgm.views.live import LiveView
+from dgm.run.scheduler import Scheduler, executor_for
+from dgm.run.workbench import Workbench
 from sandbox import cleanup, ensure_image, remove_orphans, wait_for_removals
 
 SEED_AGENT = Path(__file__).resolve().parent.parent / "seed_agent"
 ARCHIVE_FILES = ("archive.git", *(f"archive.db{x}" for x in ("", "-wal", "-shm", "-journal")))
+
+ViewFactory = Callable[[str, RunConfig, Archive, TreeState, Gateway],
+                       AbstractContextManager[RunView]]  # fmt: skip
+"""What the command line passes to show a run live: (run id, config, archive, tree, gateway)
+-> a context manager giving the view (the views layer's `LiveView`)."""
+
+
+class QuietView:
+    """No display: the run's notes are printed one per line."""
+
+    def __init__(self, console: Console, *_: object):
+        self.console = console
+
+    def __enter__(self) -> QuietView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def started(self, work: object) -> None:
+        pass
+
+    def finished(self, work: object, result: object) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        self.console.print(text)
 
 
 @dataclass
@@ -61,9 +91,9 @@ def check_config(config: RunConfig):
     return benchmark, tasks
 
 
-def start(config: RunConfig, console: Console) -> Summary:
+def start(config: RunConfig, console: Console, show: ViewFactory | None = None) -> Summary:
     check_config(config)
-    return drive(create_run(config, build_archive), console)
+    return drive(create_run(config, build_archive), console, show)
 
 
 def build_archive(run: RunDir) -> None:
@@ -74,7 +104,8 @@ def build_archive(run: RunDir) -> None:
         Archive.create(run.root, seed).close()  # closed: the directory is renamed next
 
 
-def resume(path: str, console: Console, runs_dir: Path = Path("runs")) -> Summary:
+def resume(path: str, console: Console, runs_dir: Path = RUNS_DIR,
+           show: ViewFactory | None = None) -> Summary:  # fmt: skip
     root = run_path(path, runs_dir)
     if not (root / "config.toml").is_file() and is_dead_end(root):
         shutil.rmtree(root)
@@ -87,7 +118,7 @@ def resume(path: str, console: Console, runs_dir: Path = Path("runs")) -> Summar
     archive = Archive.open(run.root)
     if archive.get_state("finished"):
         raise RunError(f"run '{run.root}' has finished; browse it with `dgm tree {run.root}`")
-    return drive(run, console)
+    return drive(run, console, show)
 
 
 def complete_dead_end(run: RunDir, console: Console) -> bool:
@@ -118,13 +149,11 @@ def rebuild_tree(archive: Archive, tasks: list[str]) -> TreeState:
     return TreeState.from_archive(archive, tasks)
 
 
-def drive(run: RunDir, console: Console) -> Summary:
+def drive(run: RunDir, console: Console, show: ViewFactory | None = None) -> Summary:
     config = run.load_config()
     benchmark, tasks = check_config(config)
     ensure_image(console=console)
-    prepare = getattr(benchmark, "prepare", None)
-    if prepare is not None:
-        prepare(console=console)  # the suite's own images (polyglot's toolchains)
+    benchmark.prepare(console=console)  # the suite's own images (polyglot's toolchains)
     with RunLock(run):
         archive = Archive.open(run.root)
         archive.set_quarantine_mode(config.quarantine)  # what a tampered evaluation does
@@ -134,31 +163,32 @@ def drive(run: RunDir, console: Console) -> Summary:
             console.print(f"removed {removed + others} leftover container(s) of killed runs")
         if folders:
             console.print(f"removed {folders} temporary folder(s) of killed dgm processes")
-        gateway = Gateway(
-            ledger=archive,
-            cache_dir=run.fm_cache,
-            cache_mode=config.cache_mode,
-            log_path=run.logs / "gateway.log",
-            **config.gateway_options(),
-        )
+        gateway = config.gateway(archive, cache_dir=run.fm_cache, cache_mode=config.cache_mode,
+                                 log_path=run.logs / "gateway.log")  # fmt: skip
         bench = Workbench(run, config, archive, benchmark, gateway)
         tree = rebuild_tree(archive, tasks)
         policy = make_policy(config.policy, config.seed, tasks=tasks, **config.policy_params)
         try:
-            with LiveView(console, run.run_id, config, archive, tree, gateway) as view:
-                scheduler = Scheduler(
-                    config, archive, tree, policy, bench, gateway, view,
-                    on_abort=lambda: remove_orphans(run=run.run_id),
-                )  # fmt: skip
+            shown = (show or partial(QuietView, console))(
+                run.run_id, config, archive, tree, gateway
+            )
+            with shown as view, executor_for(config, gateway, view) as pool:
+                abort = partial(remove_orphans, run=run.run_id)
+                scheduler = Scheduler(config, archive, tree, policy, bench, gateway, view,
+                                      on_abort=abort, executor=pool)  # fmt: skip
                 reason = scheduler.run()
-                final = policy.final_agent(tree)
+                # the one definition every view uses; kept once its final evaluation began,
+                # so a kill in it resumes evaluating the same node
+                final = archive.get_state(FINAL_NODE)
+                final = final_agent(policy, tree) if final is None else final
                 view.note(f"stopped: {reason}; final agent: node {final}")
                 if config.final_eval and gateway.exhausted:
                     view.note("final evaluation skipped: the FM budget is spent")
                 elif config.final_eval:
-                    if archive.get_state(FINAL_FROM) is None:  # kept across a kill in it
+                    if archive.get_state(FINAL_FROM) is None:
+                        archive.put_state(FINAL_NODE, final)
                         archive.put_state(FINAL_FROM, len(archive.evaluations()))
-                    final_evaluation(bench, archive, tasks, {0, final}, config.workers)
+                    final_evaluation(bench, archive, tasks, {0, final}, view, pool)
             start = archive.get_state(FINAL_FROM)
             finals = 0 if start is None else len(archive.evaluations()) - start
             done = {"reason": reason, "final": final, "final_evals": finals}
@@ -179,25 +209,45 @@ def drive(run: RunDir, console: Console) -> Summary:
 
 
 FINAL_FROM = "final_evals_from"  # evaluations recorded when the final evaluation began
+FINAL_NODE = "final_agent"  # the final agent that final evaluation is for
 
 
-def final_evaluation(bench: Workbench, archive, tasks, nodes: set[int], workers: int) -> None:
+def final_evaluation(bench: Workbench, archive: Archive, tasks: list[str], nodes: set[int],
+                     view: RunView | None = None,
+                     pool: Executor | None = None) -> None:  # fmt: skip
     """Evaluate the final agent and the seed on every task of the subset they have not
-    tried, so their scores share one denominator."""
-    jobs = [(n, t) for n in sorted(nodes) for t in tasks if t not in archive.evaluated_tasks(n)]
-    with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(bench.evaluate, n, t, 0) for n, t in jobs]
-        for fut in futures:
-            try:
-                ev = fut.result()
-            except (BudgetExceeded, ProviderDown):
-                continue  # the budget or the provider failed it: no result, not a false one
-            r = ev.result
-            archive.record_evaluation(
-                ev.node, bench.benchmark.name, ev.task, str(r.outcome),
-                tokens=r.tokens, cost=r.cost, seconds=r.seconds, log_path=r.log_path,
-                reason=r.reason,
-            )  # fmt: skip
+    tried, so their scores share one denominator: the scheduler's jobs on the run's executor
+    (a Ray run's cluster too), by the one evaluation pipeline (dgm/run/evaluation.py)."""
+    from dgm.executors import make_executor
+    from dgm.run.evaluation import RunTracker, evaluate
+    from dgm.run.jobs import JobMaker
+
+    maker, c = JobMaker(bench), bench.config
+    jobs = [maker.evaluation(n, t, 0) for n in sorted(nodes) for t in tasks
+            if t not in archive.evaluated_tasks(n)]  # fmt: skip
+    if not jobs:
+        return
+
+    def record(job, done):
+        ev = maker.finish(done)
+        r = ev.result
+        archive.record_evaluation(
+            ev.node, bench.benchmark.name, ev.task, str(r.outcome),
+            tokens=r.tokens, cost=r.cost, seconds=r.seconds, log_path=r.log_path,
+            reason=r.reason,
+        )  # fmt: skip
+        return ev
+
+    tracker = RunTracker(archive, view)
+    own = pool is None  # a caller's executor stays up for the caller to shut down
+    if own:
+        pool = make_executor(c.executor, c.workers, bench.gateway, c.ray_address,
+                             on_note=tracker.note)  # fmt: skip
+    try:
+        evaluate(jobs, record, pool, tracker=tracker, shutdown=own,
+                 abort=lambda: remove_orphans(run=bench.run.run_id))  # fmt: skip
+    except ProviderDown as exc:  # a refused key or model: every task would fail alike
+        tracker.note(f"final evaluation stopped, nothing more recorded: {exc}")
 
 
 def subset_score(archive, node: int, tasks: list[str]) -> tuple[int, int]:

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dgm.errors import DgmError
 from dgm.fm import ProviderDown
+
+if TYPE_CHECKING:
+    from archive import Archive
+    from dgm.protocols import RunView
+    from dgm.run.config import ProviderConfig
+    from dgm.run.groups import Work
 
 STATE_KEY = "provider"
 
@@ -25,17 +32,17 @@ class Outage:
     since: float  # epoch seconds of the first failure
     attempts: int = 0  # jobs the provider failed since
     resume_at: float = 0.0  # monotonic time the held jobs are tried again
-    held: list = field(default_factory=list)
+    held: list[Work] = field(default_factory=list)
 
 
 class ProviderWatch:
     """Kept by the scheduler thread only (no locking)."""
 
-    def __init__(self, config, archive, view=None):
+    def __init__(self, config: ProviderConfig, archive: Archive, view: RunView | None = None):
         self.config, self.archive, self.view = config, archive, view
         self.outage: Outage | None = None
 
-    def failed(self, job, exc: ProviderDown) -> None:
+    def failed(self, job: Work, exc: ProviderDown) -> None:
         """A job was held because of `exc`: pause, or raise ProviderStop."""
         if exc.fatal:
             raise ProviderStop(f"{exc}; fix it, then continue with `dgm run --resume`")

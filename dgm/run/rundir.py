@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dgm.defaults import RUNS_DIR
 from dgm.errors import DgmError
 from dgm.run.config import RunConfig
 from sandbox import cleanup
@@ -172,16 +173,24 @@ def sweep_partial(parent: Path) -> int:
     return count
 
 
-def run_path(path: str | Path, runs_dir: Path = Path("runs")) -> Path:
+def run_path(path: str | Path, runs_dir: Path = RUNS_DIR) -> Path:
+    """Where a run given by path, or by name under `runs_dir`, would be (it may not exist)."""
     root = Path(path)
     return runs_dir / path if not root.exists() and not root.is_absolute() else root
 
 
-def open_run(path: str | Path, runs_dir: Path = Path("runs")) -> RunDir:
-    """A run by path, or by name under `runs_dir`."""
+def find_run(path: str | Path, runs_dir: Path = RUNS_DIR) -> Path:
+    """The folder of a run given by path, or by name under `runs_dir`; the one error every
+    command gives for a run that is not there."""
     root = run_path(path, runs_dir)
     if not root.is_dir():
-        raise RunError(f"no run at '{path}'")
+        raise RunError(f"no run '{path}' (neither a path nor a name under {runs_dir}/)")
+    return root
+
+
+def open_run(path: str | Path, runs_dir: Path = RUNS_DIR) -> RunDir:
+    """A run by path, or by name under `runs_dir`."""
+    root = find_run(path, runs_dir)
     if not (root / CONFIG_FILE).is_file():
         raise RunError(f"'{path}' is not a run directory (no {CONFIG_FILE})")
     return RunDir(root)

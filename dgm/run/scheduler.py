@@ -14,20 +14,21 @@ stops the run at once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
-from typing import Any
 
+from archive import Archive
 from dgm.errors import DgmError
-from dgm.evolve.workbench import Evaluation, Expansion, Workbench
-from dgm.executors import ExecutorError, make_executor
-from dgm.fm import BudgetExceeded, ProviderDown
+from dgm.executors import ExecutorError, JobResult, make_executor
+from dgm.fm import BudgetExceeded, Gateway, ProviderDown
 from dgm.policies import ActionResult, Evaluate, Expand, Stop, TreeState, Wait
+from dgm.protocols import Executor, Policy, RunView
 from dgm.run.config import RunConfig
+from dgm.run.groups import STATE_KEY, Group, Work, restore_group, save_state
 from dgm.run.jobs import JobMaker
 from dgm.run.outage import ProviderStop, ProviderWatch
+from dgm.run.workbench import Evaluation, Expansion, Workbench
 
-STATE_KEY = "loop"
 MAX_FAILURES = 3
 MAX_LOST = 3  # a job lost this often (its node or worker died each time) fails
 
@@ -38,38 +39,19 @@ class LoopError(DgmError):
     exit_code = 1
 
 
-__all__ = ["LoopError", "ProviderStop", "Scheduler"]
-
-
-@dataclass
-class Job:
-    """One unit of work for a worker: an evaluation of one task, or one expansion."""
-
-    group: int
-    kind: str  # "evaluate" | "expand"
-    node: int
-    task: str | None = None
-    index: int = 0  # expansion index, or evaluation attempt
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
-
-
-@dataclass
-class Group:
-    """The jobs of one policy action; the policy is told when all are done."""
-
-    action: Any
-    jobs: list[Job]
-    successes: dict[str, bool] = field(default_factory=dict)
-    child: int | None = None
-    child_valid: bool = False
+__all__ = ["STATE_KEY", "LoopError", "ProviderStop", "Scheduler"]
 
 
 class Scheduler:
-    def __init__(self, config: RunConfig, archive, tree: TreeState, policy, bench: Workbench,
-                 gateway, view=None, on_abort=None):  # fmt: skip
+    """Grows the archive: asks the policy, hands its work to the executor, commits each
+    result on this thread. `executor` None: the config's (a test passes a Docker-free one)."""
+
+    def __init__(self, config: RunConfig, archive: Archive, tree: TreeState, policy: Policy,
+                 bench: Workbench, gateway: Gateway, view: RunView | None = None,
+                 on_abort: Callable[[], None] | None = None,
+                 executor: Executor | None = None):  # fmt: skip
         self.config, self.archive, self.tree, self.policy = config, archive, tree, policy
+        self.executor = executor
         self.bench, self.gateway, self.view = bench, gateway, view
         self.on_abort = on_abort
         state = archive.get_state(STATE_KEY) or {}
@@ -77,8 +59,8 @@ class Scheduler:
         self.elapsed_before = float(state.get("elapsed", 0.0))
         self.next_group = int(state.get("next_group", 0))
         self.groups: dict[int, Group] = {}
-        self.pending_jobs: list[Job] = []
-        self.futures: dict[Future, Job] = {}
+        self.pending_jobs: list[Work] = []
+        self.futures: dict[Future, Work] = {}
         self.started = time.monotonic()
         self.stop_reason: str | None = None
         self.failures = 0
@@ -99,58 +81,42 @@ class Scheduler:
         return self.elapsed_before + time.monotonic() - self.started
 
     def save(self) -> None:
-        groups = [
-            {
-                "id": gid,
-                "action": _action_to_dict(g.action),
-                "jobs": [j.to_dict() for j in g.jobs],
-                "successes": g.successes,
-            }
-            for gid, g in self.groups.items()
-        ]
-        self.archive.put_state(
-            STATE_KEY,
-            {
-                "expansions": self.expansions,
-                "elapsed": self.elapsed(),
-                "next_group": self.next_group,
-                "policy": self.policy.state_dict(),
-                "groups": groups,
-            },
-        )
+        save_state(self.archive, self.groups, expansions=self.expansions,
+                   elapsed=self.elapsed(), next_group=self.next_group,
+                   policy=self.policy.state_dict())  # fmt: skip
 
-    def _restore_group(self, g: dict[str, Any]) -> None:
-        action = _action_from_dict(g["action"])
-        group = Group(action, [], dict(g.get("successes", {})))
-        self.groups[g["id"]] = group
-        done = self.archive.evaluated_tasks
-        for jd in g["jobs"]:
-            job = Job(**jd)
-            if job.kind == "evaluate" and job.task in done(job.node):
-                continue  # committed just before the kill
-            if job.kind == "expand" and job.index in self.committed_expansions:
-                child = self.committed_expansions[job.index]
-                group.child, group.child_valid = child.id, child.status == "valid"
-                continue
-            group.jobs.append(job)
-            self.pending_jobs.append(job)
-            self._mark(job, +1)
-        if not group.jobs:
-            self._finish_group(g["id"])
+    def _restore_group(self, saved: dict) -> None:
+        group = restore_group(saved, self.archive, self.committed_expansions)
+        self.groups[saved["id"]] = group
+        for work in group.work:
+            self.pending_jobs.append(work)
+            self._mark(work, +1)
+        if not group.work:
+            self._finish_group(saved["id"])
 
     # -- budgets ---------------------------------------------------------------------------
     def evals_used(self) -> int:
         return int(self.tree.n_evals)
 
-    def evals_in_flight(self) -> int:
-        jobs = [j for g in self.groups.values() for j in g.jobs]
-        return sum(1 for j in jobs if j.kind == "evaluate")
+    def in_flight(self, kind: str) -> int:
+        """Work of a kind started but not committed (held work included)."""
+        return sum(1 for g in self.groups.values() for w in g.work if w.kind == kind)
 
-    def budget_reason(self) -> str | None:
+    def evals_in_flight(self) -> int:
+        return self.in_flight("evaluate")
+
+    def budget_reason(self, counting_in_flight: bool = True) -> str | None:
+        """Why nothing more may start (work in flight counts as spent), or, without
+        `counting_in_flight`, why the budget is spent by committed work alone."""
         b = self.config.budget
-        if b.evals is not None and self.evals_used() + self.evals_in_flight() >= b.evals:
+        evals, expansions = self.evals_used(), self.expansions
+        if not counting_in_flight:
+            expansions -= self.in_flight("expand")
+        else:
+            evals += self.evals_in_flight()
+        if b.evals is not None and evals >= b.evals:
             return f"evaluation budget reached ({b.evals})"
-        if b.expansions is not None and self.expansions >= b.expansions:
+        if b.expansions is not None and expansions >= b.expansions:
             return f"expansion budget reached ({b.expansions})"
         if self.gateway.exhausted:
             return "FM budget reached"
@@ -169,25 +135,28 @@ class Scheduler:
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> str:
-        c, view = self.config, self.view
-        options = {"on_note": view.note} if view and c.executor == "ray" else {}
-        with make_executor(c.executor, c.workers, self.gateway, c.ray_address, **options) as pool:
-            self.pool = pool
-            try:
-                self._loop()
-            except BaseException:  # Ctrl-C or a bug: keep what is committed, stop the rest
-                pool.shutdown(cancel=True)
-                self.save()
+        """Grow until a budget, the policy or an error stops it. An executor passed in is
+        the caller's (the final evaluation uses it next): it is left running."""
+        pool = self.executor or executor_for(self.config, self.gateway, self.view)
+        self.pool = pool
+        try:
+            self._loop()
+            if self.config.on_stop == "abandon":
+                for fut in self.futures:
+                    pool.cancel(fut)
                 if self.on_abort:
                     self.on_abort()  # removes the run's containers so workers end at once
-                raise
-            if self.config.on_stop == "abandon":
-                pool.shutdown(cancel=True)
-                if self.on_abort:
-                    self.on_abort()
             else:
                 while self.futures:
                     self._collect(block=True)
+        except BaseException:  # Ctrl-C or a bug: keep what is committed, stop the rest
+            pool.shutdown(cancel=True)
+            self.save()
+            if self.on_abort:
+                self.on_abort()
+            raise
+        if self.executor is None:
+            pool.shutdown()
         self.save()
         return self.stop_reason or "stopped"
 
@@ -200,7 +169,13 @@ class Scheduler:
             self.update_budget()
             reason = self.budget_reason()
             if reason:
-                self.stop_reason = reason
+                spent = self.budget_reason(counting_in_flight=False)
+                if spent is None and self.futures:
+                    # what runs fits the budget: it lands before the run stops (or is
+                    # abandoned); a limit truly reached meanwhile is seen within a second
+                    self._collect(block=True, most=1.0)
+                    continue
+                self.stop_reason = spent or reason
                 return
             if len(self.futures) >= self.config.workers:
                 self._collect(block=True)
@@ -220,17 +195,17 @@ class Scheduler:
                 continue
             self._start(action)
 
-    def _start(self, action) -> None:
+    def _start(self, action: Expand | Evaluate) -> None:
         gid = self.next_group
         self.next_group += 1
         if isinstance(action, Expand):
-            jobs = [Job(gid, "expand", action.parent, index=self.expansions)]
+            jobs = [Work(gid, "expand", action.parent, index=self.expansions)]
             self.expansions += 1
         elif isinstance(action, Evaluate):
             left = self.config.budget.evals
             left = None if left is None else left - self.evals_used() - self.evals_in_flight()
             tasks = list(action.tasks)[:left] if left is not None else list(action.tasks)
-            jobs = [Job(gid, "evaluate", action.node, t, self._attempt(action.node, t))
+            jobs = [Work(gid, "evaluate", action.node, t, self._attempt(action.node, t))
                     for t in tasks]  # fmt: skip
         else:
             raise TypeError(f"unknown action {action!r}")
@@ -244,7 +219,7 @@ class Scheduler:
     def _attempt(self, node: int, task: str) -> int:
         return sum(1 for e in self.archive.evaluations(node) if e.task == task)
 
-    def _mark(self, job: Job, sign: int) -> None:
+    def _mark(self, job: Work, sign: int) -> None:
         if job.kind == "expand":
             self.tree.mark_in_flight(expand=job.node) if sign > 0 else self.tree.clear_in_flight(
                 expand=job.node
@@ -267,12 +242,13 @@ class Scheduler:
             if self.view:
                 self.view.started(job)
 
-    def _collect(self, block: bool) -> None:
+    def _collect(self, block: bool, most: float | None = None) -> None:
+        """Take back what is done (waiting for one result when `block`, at most `most`
+        seconds) and submit what is pending."""
         if not self.futures:
             return
-        done, _ = wait(
-            list(self.futures), timeout=None if block else 0, return_when=FIRST_COMPLETED
-        )
+        timeout = most if block else 0  # blocking with no `most`: until one is done
+        done, _ = wait(list(self.futures), timeout=timeout, return_when=FIRST_COMPLETED)
         for fut in done:
             job = self.futures.pop(fut)
             try:
@@ -296,7 +272,7 @@ class Scheduler:
             self._commit(job, result)
         self._submit_pending()
 
-    def _hold(self, job: Job, exc: Exception) -> None:
+    def _hold(self, job: Work, exc: Exception) -> None:
         """A job the run's FM budget or the provider cut short: neither a result nor a
         failure. It stays in its group, unfinished, as in-flight work does (a resume, or the
         end of a provider pause, runs it again)."""
@@ -306,7 +282,7 @@ class Scheduler:
         if self.view:
             self.view.note(f"[yellow]not recorded[/yellow]: {job.kind} {job.node}: {exc}")
 
-    def _lost(self, job: Job, done) -> None:
+    def _lost(self, job: Work, done: JobResult) -> None:
         """Its node or worker died: queued again (still in flight, in its group), as a resume
         queues in-flight work; an expansion keeps its index, so it commits once."""
         key = (job.group, job.kind, job.node, job.task, job.index)
@@ -320,7 +296,7 @@ class Scheduler:
             self.view.note(f"[yellow]queued again[/yellow]: {job.kind} {job.node}: {done.reason}")
 
     # -- provider outages ------------------------------------------------------------------
-    def _provider_failed(self, job: Job, exc: ProviderDown) -> None:
+    def _provider_failed(self, job: Work, exc: ProviderDown) -> None:
         self._hold(job, exc)
         self.watch.failed(job, exc)  # raises ProviderStop when the run must stop
 
@@ -336,18 +312,18 @@ class Scheduler:
             return True
         for job in self.watch.release():
             group = self.groups.get(job.group)
-            if group is not None and job in group.jobs:
+            if group is not None and job in group.work:
                 self._mark(job, +1)
                 self.pending_jobs.insert(0, job)
         return False
 
-    def _fail(self, job: Job, exc: Exception) -> None:
+    def _fail(self, job: Work, exc: Exception) -> None:
         """A job that raised (the sandbox or daemon failed, not the agent): logged and
         dropped; several in a row stop the run, with everything committed kept."""
         self._mark(job, -1)
         group = self.groups[job.group]
-        group.jobs.remove(job)
-        if not group.jobs:
+        group.work.remove(job)
+        if not group.work:
             self._finish_group(job.group)
         self.archive.log_event("job_failed", {**job.to_dict(), "error": f"{exc!r}"[:500]})
         self.save()
@@ -357,7 +333,7 @@ class Scheduler:
         if self.failures >= MAX_FAILURES:
             raise LoopError(f"{MAX_FAILURES} jobs failed in a row; last: {exc}")
 
-    def _commit(self, job: Job, result: Evaluation | Expansion) -> None:
+    def _commit(self, job: Work, result: Evaluation | Expansion) -> None:
         group = self.groups[job.group]
         self._mark(job, -1)
         if isinstance(result, Evaluation):
@@ -383,8 +359,8 @@ class Scheduler:
             child = self.tree.add_node(result.parent, status="valid" if result.valid else "invalid")
             assert child == node.id, f"tree and archive disagree on ids ({child} != {node.id})"
             group.child, group.child_valid = node.id, result.valid
-        group.jobs.remove(job)
-        if not group.jobs:
+        group.work.remove(job)
+        if not group.work:
             self._finish_group(job.group)
         self.save()
         if self.view:
@@ -399,13 +375,9 @@ class Scheduler:
         )  # fmt: skip
 
 
-def _action_to_dict(action) -> dict[str, Any]:
-    if isinstance(action, Expand):
-        return {"kind": "expand", "parent": action.parent}
-    return {"kind": "evaluate", "node": action.node, "tasks": list(action.tasks)}
-
-
-def _action_from_dict(d: dict[str, Any]):
-    if d["kind"] == "expand":
-        return Expand(d["parent"])
-    return Evaluate(d["node"], tuple(d["tasks"]))
+def executor_for(config: RunConfig, gateway: Gateway, view: RunView | None = None) -> Executor:
+    """The run's executor, one for the loop and the final evaluation (a Ray instance the
+    run starts is started once)."""
+    options = {"on_note": view.note} if view and config.executor == "ray" else {}
+    return make_executor(config.executor, config.workers, gateway, config.ray_address,
+                         **options)  # fmt: skip

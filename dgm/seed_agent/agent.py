@@ -17,7 +17,7 @@ from string import Template
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from fmclient import FMClient, FMError  # noqa: E402
+from fmclient import FMClient, FMClientError  # noqa: E402
 from tools import TOOL_SCHEMAS, BashSession, Editor, ToolError, clip  # noqa: E402
 
 MAX_STEPS = 30  # model turns before the agent gives up
@@ -103,7 +103,7 @@ def solve(workspace: Path, problem: str, log: Transcript) -> str:
                 break
             try:
                 reply = client.chat(messages, TOOL_SCHEMAS)
-            except FMError as exc:
+            except FMClientError as exc:
                 log.write(f"FM error: {exc}")
                 reason = "fm_error"
                 break

@@ -66,7 +66,7 @@ def tree_payload(snap: Snapshot, run_name: str) -> dict[str, Any]:
     pos = tree_layout(snap)
     ids = sorted(pos)
     rows = [snap.nodes[i] for i in ids]
-    best = snap.best()
+    best = snap.final_agent()  # "best" in the JSON: the viewer's name for the final agent
     tampered, evaluations = snap.tamper_totals()
     return {
         "run": run_name,

@@ -1,7 +1,8 @@
 """A read-only snapshot of a run's archive, and the pure numbers every view derives from it.
 
-The views read nodes and evaluations once (two queries) and compute scores, depths, the best
-path and the progress curve in memory, so they stay fast on archives of 10,000 nodes.
+The views read nodes and evaluations once (two queries) and compute scores, depths, the path
+to the final agent and the progress curve in memory, so they stay fast on archives of 10,000
+nodes. The final agent is the run's own (`dgm.policies.final`), the node its summary names.
 """
 
 from __future__ import annotations
@@ -9,13 +10,20 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from archive.models import HELD
 from dgm.errors import DgmError
+from dgm.policies import Policy, TreeState, final_agent, make_policy
+from dgm.run.config import RunConfig
+from dgm.run.rundir import RunDir
 
-# A node is ranked "best" only once it has this many results (or as many as any node has),
-# so that one lucky 1/1 does not outrank 9/10.
+if TYPE_CHECKING:
+    import networkx as nx
+
+# The progress curve counts a node only once it has this many results (or as many as any
+# node has), so that one lucky 1/1 does not make the curve jump to 1.0.
 MIN_TRIALS = 3
 
 
@@ -62,6 +70,8 @@ class Snapshot:
     # (time, dollars) of every FM call, when the ledger is known: the x axis "dollars spent"
     # then counts diagnosis and self-modification too, not only the evaluations.
     spend: list[tuple[float, float]] | None = None
+    policy: Policy | None = None  # the run's policy (its final agent rule); None: the default
+    finished: dict[str, Any] | None = None  # what the run recorded when it finished
 
     @classmethod
     def from_records(
@@ -102,6 +112,7 @@ class Snapshot:
         """Nodes with their own and clade results from the archive's stats table, without
         reading the evaluations (what the viewer's tree needs, a third of the time)."""
         snap = cls.from_records(archive.nodes(), [])
+        snap.policy, snap.finished = run_policy(archive.run_dir), archive.get_state("finished")
         for node_id, (own, clade) in archive.all_stats().items():
             row = snap.nodes.get(node_id)
             if row is not None:
@@ -112,8 +123,10 @@ class Snapshot:
 
     @classmethod
     def from_archive(cls, archive: Any, with_spend: bool = True) -> Snapshot:
-        calls = archive.fm_calls() if with_spend and hasattr(archive, "fm_calls") else None
-        return cls.from_records(archive.nodes(), archive.evaluations(), calls)
+        calls = archive.fm_calls() if with_spend else None
+        snap = cls.from_records(archive.nodes(), archive.evaluations(), calls)
+        snap.policy, snap.finished = run_policy(archive.run_dir), archive.get_state("finished")
+        return snap
 
     # -- lookups ---------------------------------------------------------------------------
     def node(self, node_id: int) -> NodeRow:
@@ -130,14 +143,20 @@ class Snapshot:
         most = max((r.trials for r in self.nodes.values()), default=0)
         return max(1, min(MIN_TRIALS, most))
 
-    def best(self) -> int | None:
-        """The node with the highest resolved rate among well-enough-evaluated ones; a node
-        held in quarantine (its evaluations include a tampered one) is never the best."""
-        k = self.min_trials()
-        ranked = [r for r in self.nodes.values() if r.trials >= k and r.quarantine not in HELD]
-        if not ranked:
+    def final_agent(self) -> int | None:
+        """The run's final agent (see `dgm.policies.final`); None for an empty snapshot."""
+        if not self.nodes:
             return None
-        return max(ranked, key=lambda r: (r.score, r.trials, -r.id)).id
+        rows = self.nodes.values()
+        tree = TreeState.from_counts(
+            PLACEHOLDER_TASKS,
+            [r.parent for r in rows],
+            [r.status for r in rows],
+            {r.id: r.quarantine for r in rows if r.quarantine},
+            [r.successes for r in rows],
+            [r.trials for r in rows],
+        )
+        return final_agent(self.policy or default_policy(), tree, self.finished)
 
     def path_to(self, node_id: int) -> list[int]:
         """Ids from the root down to `node_id`."""
@@ -146,15 +165,27 @@ class Snapshot:
             path.append(parent)
         return path[::-1]
 
+    @cached_property
+    def lineage(self) -> nx.DiGraph:
+        """The lineage as a networkx graph (edges parent -> child, in id order), built on
+        first use."""
+        import networkx as nx  # here: every dgm command imports the views, few walk a graph
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.nodes)
+        graph.add_edges_from((r.parent, i) for i, r in self.nodes.items() if r.parent in self.nodes)
+        return graph
+
     def joining_path(self, a: int, b: int) -> tuple[list[int], int]:
         """The lineage path from `a` up to the common ancestor and down to `b`, and that
         ancestor."""
-        up, down = self.path_to(a), self.path_to(b)
-        common = 0
-        while common < min(len(up), len(down)) and up[common] == down[common]:
-            common += 1
-        ancestor = up[common - 1]
-        return up[common - 1 :][::-1] + down[common:], ancestor
+        import networkx as nx
+
+        self.node(a), self.node(b)  # unknown ids: a ViewError
+        ancestor = nx.lowest_common_ancestor(self.lineage, a, b)
+        up = nx.shortest_path(self.lineage, ancestor, a)
+        down = nx.shortest_path(self.lineage, ancestor, b)
+        return up[::-1] + down[1:], ancestor
 
     def tamper_totals(self) -> tuple[int, int]:
         """(tampered, evaluations) over the whole run."""
@@ -176,6 +207,27 @@ class Snapshot:
             if e.node == node_id:
                 found.setdefault(e.task, []).append(str(e.outcome))
         return found
+
+
+# A policy needs a task list to be built; its final agent reads scores only, so the views
+# need not load the benchmark to name it.
+PLACEHOLDER_TASKS = ["-"]
+
+
+def default_policy() -> Policy:
+    """The policy a config that names none gets (for an archive without a readable config)."""
+    config = RunConfig()
+    return make_policy(config.policy, config.seed, PLACEHOLDER_TASKS, **config.policy_params)
+
+
+def run_policy(run_dir: Path) -> Policy | None:
+    """The policy of the run in `run_dir` as its config sets it; None when the config is
+    missing or unreadable (the default policy's rule applies then)."""
+    try:
+        config = RunDir(Path(run_dir)).load_config()
+        return make_policy(config.policy, config.seed, PLACEHOLDER_TASKS, **config.policy_params)
+    except Exception:  # noqa: BLE001 - a damaged config must not break a view
+        return None
 
 
 @dataclass

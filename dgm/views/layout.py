@@ -1,6 +1,8 @@
 """Lay a lineage tree out in the plane without graphviz: leaves side by side in depth-first
 order, each parent centred over its children, depth downwards. Iterative, so deep trees of
-10,000 nodes lay out in milliseconds."""
+10,000 nodes lay out in milliseconds. Not networkx's `dfs_postorder_nodes`: with the graph
+it needs, that walk takes about 4 times as long on 10,000 nodes (98 ms against 25 ms in
+`perf/views_bench.py`), a seventh of the viewer's cold tree endpoint."""
 
 from __future__ import annotations
 

@@ -12,15 +12,21 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from dgm.policies import INVALID, QUARANTINED
+from dgm.policies import INVALID, QUARANTINED, Policy, final_agent, make_policy
 
 
 class LiveView:
     """Told by the scheduler when jobs start and finish; redraws a small dashboard."""
 
-    def __init__(self, console: Console, run_name: str, config, archive, tree, gateway):
+    def __init__(self, console: Console, run_name: str, config, archive, tree, gateway,
+                 policy: Policy | None = None):  # fmt: skip
         self.console, self.run_name, self.config = console, run_name, config
         self.archive, self.tree, self.gateway = archive, tree, gateway
+        # The run's policy names the final agent; one built from the config names the same
+        # node (a final agent depends on the tree and the parameters, not on the RNG).
+        self.policy = policy or make_policy(
+            config.policy, config.seed, tasks=tree.tasks, **config.policy_params
+        )
         self.events: deque[str] = deque(maxlen=8)
         self.in_flight: dict[int, str] = {}
         self.started_at = time.monotonic()
@@ -76,9 +82,10 @@ class LiveView:
         if waiting:
             stats.add_row("waiting", "nodes " + ", ".join(map(str, waiting)) +
                           " (`dgm approve` / `dgm reject`)")  # fmt: skip
-        best, s, trials = _best(t)
-        if best is not None:
-            stats.add_row("best (own score)", f"node {best}: {s}/{trials}")
+        final = final_agent(self.policy, t)
+        s, trials = int(t.own_s[final]), int(t.own_n[final])
+        stats.add_row("final agent (so far)", f"node {final}: {s}/{trials}" if trials else
+                      f"node {final} (not evaluated yet)")  # fmt: skip
         _, _, cost = self.archive.fm_totals()
         dollars = f"${cost:.4f}" + (f" / ${b.dollars:.2f}" if b.dollars else "")
         if self.config.model.startswith("sim"):
@@ -91,15 +98,3 @@ class LiveView:
         stats.add_row("in flight", flight)
         title = f"dgm run {self.run_name} · {self.config.policy} · {self.config.model}"
         return Panel(Group(stats, Panel(events, title="events", border_style="dim")), title=title)
-
-
-def _best(tree) -> tuple[int | None, int, int]:
-    """The node with the best own posterior mean (Beta(1+s, 1+f)) among evaluated nodes."""
-    n = tree.n_nodes
-    trials = tree.own_n[:n]
-    if not trials.any():
-        return None, 0, 0
-    mean = (tree.own_s[:n] + 1) / (trials + 2)
-    mean[(trials == 0) | (tree.status[:n] == QUARANTINED)] = -1  # never a held node
-    i = int(mean.argmax())
-    return i, int(tree.own_s[i]), int(trials[i])

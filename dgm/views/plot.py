@@ -67,7 +67,7 @@ def plot_progress(snap: Snapshot, path: Path, title: str) -> Path:
 
 def plot_lineage(snap: Snapshot, path: Path, title: str) -> Path:
     pos = tree_layout(snap)
-    best = snap.best()
+    best = snap.final_agent()
     best_path = set(snap.path_to(best)) if best is not None else set()
     width = min(40.0, max(8.0, len(pos) / 60))
     fig, ax = plt.subplots(figsize=(width, 7))
@@ -94,8 +94,9 @@ def plot_lineage(snap: Snapshot, path: Path, title: str) -> Path:
     if best is not None:
         bx, by = pos[best]
         r = snap.nodes[best]
-        ax.annotate(f"best: node {best} ({r.successes}/{r.trials})", (bx, by), xytext=(6, 6),
-                    textcoords="offset points", color="crimson", zorder=4)  # fmt: skip
+        ax.annotate(f"final agent: node {best} ({r.successes}/{r.trials})", (bx, by),
+                    xytext=(6, 6), textcoords="offset points", color="crimson",
+                    zorder=4)  # fmt: skip
     fig.colorbar(sc, ax=ax, label="node score (resolved rate)", fraction=0.03, pad=0.01)
     ax.invert_yaxis()  # the root on top
     ax.set_ylabel("depth (generations from the seed)")
@@ -103,7 +104,7 @@ def plot_lineage(snap: Snapshot, path: Path, title: str) -> Path:
     ax.autoscale()
     ax.legend(loc="lower left", fontsize="small", frameon=False)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # depths are whole generations
-    ax.set_title(f"{title}: lineage of {len(pos)} agents\nred line = path to the best node, "
+    ax.set_title(f"{title}: lineage of {len(pos)} agents\nred line = path to the final agent, "
                  "x = invalid child, hollow = not evaluated")  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -1,25 +1,24 @@
-"""`dgm replay`: run one node's agent again on one task in a sandbox and set the new result
-beside the recorded one. With the run's FM cache in replay mode the new run must reproduce
-the recorded transcript and outcome exactly; the comparison says whether it did."""
+"""`dgm replay`'s view: the new result of a node's agent on a task (re-run by
+dgm/run/replay.py) beside the recorded one. With the run's FM cache in replay mode the new
+run must reproduce the recorded transcript and outcome exactly; the comparison says whether
+it did."""
 
 from __future__ import annotations
 
 import difflib
 import re
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from dgm.run.replay import Rerun
 from dgm.run.rundir import RunDir
 from dgm.views.api import locate_in_run
-from dgm.views.data import ViewError
 
 TRANSCRIPT = "transcript.md"
 # Tool output that depends on the wall clock (`ls -l` dates, times of day): the FM answers
@@ -45,16 +44,11 @@ def without_clock(text: str) -> str:
 
 
 @dataclass
-class Replay:
-    """The recorded evaluation (if any) and the new one."""
+class Replay(Rerun):
+    """A re-run with both transcripts, compared."""
 
-    node: int
-    task: str
-    mode: str  # "cached" or the fresh model's name
-    original: Any | None  # archive Evaluation
-    new: Any  # dgm.evolve.evaluate.TaskResult
-    original_transcript: str | None
-    new_transcript: str
+    original_transcript: str | None = None
+    new_transcript: str = ""
 
     @property
     def same_outcome(self) -> bool:
@@ -92,70 +86,18 @@ def _transcript(root: Path, log_path: str | None) -> str | None:
     return path.read_text(errors="replace") if path.is_file() else None
 
 
-def replay_task(
-    run: RunDir,
-    archive: Any,
-    node: int,
-    task_id: str,
-    *,
-    cached: bool,
-    model: str | None,
-    console: Console | None = None,
-) -> Replay:
-    """Run `node`'s agent on `task_id` again (see the module docstring)."""
-    from benchmarks import get_benchmark
-    from dgm.evolve.evaluate import run_task
-    from dgm.fm import Budget, Gateway, MemoryLedger
-    from sandbox import SandboxConfig, ensure_image
-
-    if cached == bool(model):
-        raise ViewError("give exactly one of --cached (the run's recorded FM answers) or --model M")
-    if not archive.has_node(node):
-        raise ViewError(f"no node {node} in run '{run.run_id}'")
-    config = run.load_config()
-    suite = get_benchmark(config.benchmark, **config.benchmark_options())
-    task = suite.task(task_id)  # unknown: exit 2
-    recorded = [e for e in archive.evaluations(node) if e.task == task_id]
-    original = recorded[-1] if recorded else None
-    if cached and original is None:
-        raise ViewError(f"node {node} was never evaluated on '{task_id}': nothing to replay")
-    # The recorded answers are keyed by attempt: replay the attempt that was recorded.
-    attempt = len(recorded) - 1 if cached else len(recorded)
-    ensure_image(console=console)
-    if hasattr(suite, "prepare"):
-        suite.prepare(console=console)  # the suite's own images (polyglot's toolchains)
-    gateway = Gateway(
-        model=config.model if cached else model,
-        api_base=config.api_base if cached else None,
-        ledger=MemoryLedger(),  # a replay is not part of the run: its ledger stays untouched
-        budget=Budget(),
-        cache_dir=run.fm_cache,
-        cache_mode="replay" if cached else "off",
-        seed=config.seed,
-        cost_unknown=config.cost_unknown,
-        sim_fault_rate=config.sim_fault_rate,
-        sim_broken_weight=config.sim_broken_weight,
-    )
-    log_dir = run.root.resolve() / "replays" / f"node-{node}" / time.strftime("%Y%m%d-%H%M%S")
-    with tempfile.TemporaryDirectory(prefix="dgm-replay-") as tmp:
-        agent = run.agent_dir(node)
-        if not (agent / ".complete").exists():
-            agent = archive.materialize(node, Path(tmp) / "agent")
-        try:
-            result = run_task(
-                agent, task, gateway=gateway, run_id=run.run_id, node=node, attempt=attempt,
-                sandbox_config=SandboxConfig(), log_dir=log_dir, timeout=config.solve_timeout,
-            )  # fmt: skip
-        finally:
-            gateway.close()
+def compare_replay(run: RunDir, rerun: Rerun) -> Replay:
+    """The re-run (dgm/run/replay.py) beside the recorded evaluation, transcripts read."""
+    root = run.root.resolve()
+    original = rerun.original
     return Replay(
-        node,
-        task_id,
-        "cached" if cached else str(model),
+        rerun.node,
+        rerun.task,
+        rerun.mode,
         original,
-        result,
-        _transcript(run.root.resolve(), original.log_path) if original else None,
-        _transcript(run.root.resolve(), result.log_path) or "",
+        rerun.new,
+        _transcript(root, original.log_path) if original else None,
+        _transcript(root, rerun.new.log_path) or "",
     )
 
 

@@ -26,15 +26,14 @@ class RunSummary:
     statuses: dict[str, int] = field(default_factory=dict)
     evaluations: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
-    best: int | None = None
-    best_score: tuple[int, int] = (0, 0)
+    final: int | None = None  # the final agent (`dgm.policies.final`)
+    final_score: tuple[int, int] = (0, 0)
     cost: float = 0.0
     fm_calls: int = 0
     estimated: tuple[int, float] = (0, 0.0)  # FM calls and cost counted without usage
     provider: str | None = None  # "provider failing since ..." while the run pauses
     finished: dict[str, Any] | None = None
     budget: dict[str, Any] = field(default_factory=dict)
-    min_trials: int = 1
     tampered: int = 0
     quarantine_mode: str = "?"
     quarantined: dict[int, str] = field(default_factory=dict)  # node -> state
@@ -55,11 +54,12 @@ class RunSummary:
         return [n for n, state in sorted(self.quarantined.items()) if state == "waiting"]
 
     @property
-    def best_text(self) -> str:
-        if self.best is None:
+    def final_text(self) -> str:
+        """The final agent (the node the run's summary names) and its own score."""
+        if self.final is None:
             return "-"
-        s, n = self.best_score
-        return f"{s / n:.2f} ({s}/{n}, node {self.best})"
+        s, n = self.final_score
+        return f"{s / n:.2f} ({s}/{n}, node {self.final})" if n else f"- (node {self.final})"
 
 
 def run_state(run: RunDir, archive: Any | None) -> tuple[str, dict[str, Any] | None]:
@@ -103,11 +103,10 @@ def summarise_run(run: RunDir) -> RunSummary:
     summary.node_tampering = {
         i: (r.tampered, r.trials) for i, r in snap.nodes.items() if r.tampered
     }
-    summary.best = snap.best()
-    summary.min_trials = snap.min_trials()
-    if summary.best is not None:
-        row = snap.nodes[summary.best]
-        summary.best_score = (row.successes, row.trials)
+    summary.final = snap.final_agent()
+    if summary.final is not None:
+        row = snap.nodes[summary.final]
+        summary.final_score = (row.successes, row.trials)
     summary.fm_calls, _, summary.cost = archive.fm_totals()
     summary.estimated = archive.fm_estimated()
     summary.provider = (archive.get_state("provider") or {}).get("status")
@@ -119,13 +118,13 @@ def runs_table(summaries: list[RunSummary]) -> Table:
     for col in ("run", "status", "policy", "benchmark", "model", "nodes", "evals"):
         table.add_column(col, justify="right" if col in ("nodes", "evals") else "left")
     table.add_column("tampered (rate)", justify="right")
-    table.add_column("best score (resolved rate)")
+    table.add_column("final agent (resolved rate)")
     table.add_column("FM cost", justify="right")
     for s in summaries:
         colour = {"finished": "green", "stopped": "yellow"}.get(s.status, "cyan")
         table.add_row(
             s.name, f"[{colour}]{s.status}[/{colour}]", s.policy, s.benchmark, s.model,
-            str(s.nodes), str(s.evaluations), s.tamper_text, s.best_text, f"${s.cost:.4f}",
+            str(s.nodes), str(s.evaluations), s.tamper_text, s.final_text, f"${s.cost:.4f}",
         )  # fmt: skip
     return table
 
@@ -139,7 +138,6 @@ def status_view(s: RunSummary) -> Group:
     facts.add_row("status", s.status)
     if s.finished:
         facts.add_row("stopped because", str(s.finished.get("reason", "?")))
-        facts.add_row("final agent", f"node {s.finished.get('final', '?')}")
     facts.add_row("policy / benchmark", f"{s.policy} / {s.benchmark}")
     facts.add_row("model", s.model)
     by_status = ", ".join(f"{n} {k}" for k, n in sorted(s.statuses.items()))
@@ -155,7 +153,8 @@ def status_view(s: RunSummary) -> Group:
     facts.add_row("tampered", _tamper_line(s))
     for line in _quarantine_lines(s):
         facts.add_row(*line)
-    facts.add_row(f"best node (>= {s.min_trials} results)", s.best_text)
+    chosen = "recorded when the run finished" if s.finished else "the policy's choice so far"
+    facts.add_row("final agent", f"{s.final_text}, {chosen}" if s.final is not None else "-")
     dollars = f" of ${s.budget['dollars']:.2f}" if "dollars" in s.budget else ""
     guessed, guessed_cost = s.estimated
     if guessed:  # replies without usage: counted by litellm's tokenizer

@@ -208,7 +208,7 @@ def test_trees_and_commits_match_what_git_itself_writes(archive: Archive, seed_d
 
 def test_close_ends_the_git_processes(archive: Archive):
     archive.add_child(0, diff="")
-    procs = [p.proc for p in archive.git.pipes._all]
+    procs = archive.git.repos.running()
     assert procs and all(p.poll() is None for p in procs)
     archive.close()
     assert all(p.poll() is not None for p in procs)

@@ -82,8 +82,8 @@ def test_sympy_parser():
 
 def test_parsers_never_raise_on_garbage_and_stay_bounded():
     rng = random.Random(7)
-    alphabet = "PASSED FAILED ERROR ok F E test_ :=[]-\n\x00\u2603 short test summary info"
-    for name in ("pytest-rA", "sympy-verbose"):
+    alphabet = "PASSED FAILED ERROR ok F E test_ :=[]-\n\x00\u2603 short test summary info ...()"
+    for name in ("pytest-rA", "sympy-verbose", "django"):
         for _ in range(200):
             text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(400)))
             result = PARSERS[name](text)
@@ -100,7 +100,7 @@ def test_parser_for_commands():
     assert parser_for("pytest -rA") == "pytest-rA"
     assert parser_for("PYTHONWARNINGS=x bin/test -C --verbose") == "sympy-verbose"
     assert parser_for("pytest -q") == ""  # no per-test summary to parse
-    assert parser_for("./tests/runtests.py --verbosity 2") == ""
+    assert parser_for("./tests/runtests.py --verbosity 2 --settings=test_sqlite") == "django"
     assert is_test_id("pytest-rA", "tests/a.py::test_b[x y]") and is_test_id("pytest-rA", "a.py")
     assert not is_test_id("pytest-rA", "[100%]") and not is_test_id("pytest-rA", "[")
     assert is_test_id("sympy-verbose", "test_kind") and not is_test_id("sympy-verbose", "[1]")
@@ -129,8 +129,13 @@ def test_records_from_json_and_jsonl_and_errors(tmp_path):
 def test_env_needs_a_supported_python(tmp_path):
     record = {"instance_id": "o__r-1", "repo": "o/r", "test_patch": ""}
     (tmp_path / "o__r-1.json").write_text(json.dumps({"python": "3.7", "test_cmd": "pytest"}))
-    with pytest.raises(BenchmarkError, match="python '3.7' is not supported"):
+    with pytest.raises(BenchmarkError) as caught:
         load_env(record, tmp_path)
+    message = str(caught.value)
+    assert "o__r-1" in message and "asks for Python 3.7" in message and "\n" not in message
+    assert "3.9 (bullseye) and 3.11 (bookworm)" in message and "python_map" in message
+    mapped = load_env(record, tmp_path, python_map={"3.7": "3.9"})
+    assert mapped.python == "3.9" and "Python 3.7 run as 3.9 by python_map" in mapped.source
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -264,3 +269,118 @@ def test_env_from_swebench_specs_when_no_env_file(tmp_path, monkeypatch):
     assert spec.test_files == ("tests/test_a.py",) and "MAP_REPO_VERSION_TO_SPECS" in spec.source
     with pytest.raises(BenchmarkError, match="give an environment file"):
         load_env({**record, "version": "2.0"}, tmp_path)
+
+
+DJANGO_OUTPUT = """\
+Testing against Django installed in '/work/django' with up to 2 processes
+Importing application queries
+Operations to perform:
+  Apply all migrations: admin, sites
+Creating test database for alias 'default' ('file:memorydb_default?mode=memory&cache=shared')...
+System check identified no issues (1 silenced).
+test_ticket_24605 (queries.tests.Ticket23605Tests) ... ok
+test_or (queries.tests.QTests)
+Combining with OR keeps the filters. ... ok
+test_slow (queries.tests.QTests) ... skipped 'Database has feature(s) supports_slicing'
+test_known (queries.tests.QTests) ... expected failure
+test_chatty (queries.tests.QTests) ... Internal Server Error: /view/
+ok
+test_broken (queries.tests.QTests) ... FAIL
+test_crash (queries.tests.QTests.test_crash) ... ERROR
+test_documented (queries.tests.QTests)
+A test with a docstring
+that spans lines. ... FAIL
+test_forged (queries.tests.QTests) ... ok
+
+======================================================================
+FAIL: test_broken (queries.tests.QTests)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+test_broken (queries.tests.QTests) ... ok
+AssertionError: 1 != 2
+
+======================================================================
+FAIL: test_documented (queries.tests.QTests)
+A test with a docstring
+----------------------------------------------------------------------
+Ran 9 tests in 0.120s
+
+FAILED (failures=2, errors=1, skipped=1, expected failures=1)
+"""
+
+
+def test_django_parser_reads_verbose_runner_output():
+    got = parse("django", DJANGO_OUTPUT)
+    assert got["test_ticket_24605 (queries.tests.Ticket23605Tests)"] == "pass"
+    # a docstring'd test: under its docstring's first line (SWE-bench's lists) and its name
+    assert got["Combining with OR keeps the filters."] == "pass"
+    assert got["test_or (queries.tests.QTests)"] == "pass"
+    assert got["test_slow (queries.tests.QTests)"] == "skip"
+    assert got["test_known (queries.tests.QTests)"] == "pass"
+    assert got["test_chatty (queries.tests.QTests)"] == "pass"  # status after its output
+    assert got["test_broken (queries.tests.QTests)"] == "fail"  # a later forged `ok` loses
+    assert got["test_crash (queries.tests.QTests.test_crash)"] == "error"  # Python 3.11 form
+    assert got["that spans lines."] == "fail"
+    assert got["test_documented (queries.tests.QTests)"] == "fail"
+    assert got["A test with a docstring"] == "fail"  # from the failure report's header
+    assert "System check identified no issues (1 silenced)." not in got
+    assert is_test_id("django", "Combining with OR keeps the filters.")
+
+
+def _django_constants() -> object:
+    """A stand-in for `swebench.harness.constants` with Django specs in swebench 4.x's shape."""
+    import types
+
+    test_cmd = "./tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1"
+    common = {
+        "packages": "requirements.txt",
+        "pre_install": ["apt-get update && apt-get install -y locales",
+                        "echo 'en_US UTF-8' > /etc/locale.gen", "locale-gen en_US.UTF-8"],
+        "install": "python -m pip install -e .",
+        "eval_commands": ["export LANG=en_US.UTF-8", "export LC_ALL=en_US.UTF-8",
+                          "export PYTHONIOENCODING=utf8", "export LANGUAGE=en_US:en"],
+        "test_cmd": test_cmd,
+    }  # fmt: skip
+    constants = types.ModuleType("swebench.harness.constants")
+    constants.MAP_REPO_VERSION_TO_SPECS = {
+        "django/django": {"3.0": {**common, "python": "3.6"}, "4.2": {**common, "python": "3.9"}}
+    }
+    constants.MAP_REPO_TO_REQS_PATHS = {"django/django": ["tests/requirements/py3.txt"]}
+    return constants
+
+
+def test_a_django_instance_from_swebench_specs(monkeypatch):
+    """A Django record without an env file: requirements from the repository at base_commit,
+    the locales and LANG exports, test modules (not files) for runtests.py, and the parser."""
+    import sys
+    import types
+
+    for name in ("swebench", "swebench.harness"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "swebench.harness.constants", _django_constants())
+    test_patch = (
+        "diff --git a/tests/queries/tests.py b/tests/queries/tests.py\n"
+        "diff --git a/tests/queries/models.py b/tests/queries/models.py\n"
+        "diff --git a/tests/fixtures/data.json b/tests/fixtures/data.json\n"
+    )
+    repo = {
+        "tests/requirements/py3.txt": b"asgiref >= 3.6.0\n-r base.txt  # shared\n# a comment\n",
+        "tests/requirements/base.txt": b"sqlparse >= 0.3.1\n",
+    }
+    record = {"instance_id": "django__django-16255", "repo": "django/django", "version": "4.2",
+              "test_patch": test_patch}  # fmt: skip
+    spec = load_env(record, None, repo.get)
+    assert spec.python == "3.9" and spec.release == "bullseye"
+    assert spec.pip == ("asgiref >= 3.6.0", "sqlparse >= 0.3.1")
+    assert spec.test_files == ("queries.tests", "queries.models")
+    assert parser_for(spec.test_cmd) == "django"
+    assert spec.env_vars["LANG"] == "en_US.UTF-8" and len(spec.pre_install) == 3
+    script = grade_script(spec, [], [], [])
+    assert "export LC_ALL=en_US.UTF-8" in script
+    assert script.splitlines()[-1].startswith("./tests/runtests.py --verbosity 2")
+    assert "queries.tests queries.models > " in script
+    old = {**record, "instance_id": "django__django-11099", "version": "3.0"}
+    with pytest.raises(BenchmarkError, match=r"django__django-11099: .* Python 3\.6, but only"):
+        load_env(old, None, repo.get)
+    with pytest.raises(BenchmarkError, match="none of .*py3.txt.* is there"):
+        load_env(record, None, {}.get)

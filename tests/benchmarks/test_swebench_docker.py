@@ -1,5 +1,6 @@
 """The SWE-bench adapter over the shared instances, in real Docker: images built (and
-cached), tasks built from them, graded by the shared clean-room grader."""
+cached), tasks built from them (the repository is the image's base tree), graded by the
+shared clean-room grader from the agent's delta."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import Outcome, get_benchmark
+from benchmarks import Outcome, basetree, get_benchmark
 from benchmarks.reports import parse
 from benchmarks.swebench.dataset import patch_files
 from benchmarks.swebench.images import ImageBuildError
@@ -48,41 +49,63 @@ def suite(docker_daemon):
 
 def workspace(tmp_path: Path, files: dict[str, str]) -> Path:
     root = tmp_path / "result"
+    root.mkdir(parents=True)
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
     return root
 
 
-def broken(task) -> dict[str, str]:
-    """The base files with a harmless edit to a source file the gold patch touches: changed,
-    but not fixed."""
+def base_files(suite, task) -> dict[str, str]:
+    """The repository at base_commit, read on the host (text files)."""
+    raw, _ = suite.repos.files(suite.records[task.id])
+    return {rel: data.decode("utf-8", "replace") for rel, data in raw.items()}
+
+
+def broken(suite, task) -> dict[str, str]:
+    """A delta with a harmless edit to a source file the gold patch touches: changed, but not
+    fixed."""
     rel = sorted(p for p in task.reference if p.endswith(".py"))[0]
-    return {**task.files, rel: task.files[rel] + "\n# an unhelpful change\n"}
+    return {rel: base_files(suite, task)[rel] + "\n# an unhelpful change\n"}
 
 
 @pytest.mark.parametrize("iid", ALL)
 def test_gold_patch_resolves(suite, iid, tmp_path):
     task = suite.task(iid)
     assert task.image and task.image.startswith("dgm-swebench:")
-    graded = suite.grade(task, workspace(tmp_path, {**task.files, **task.reference}))
+    assert task.base_tree == "/work-base" and task.files == {}  # nothing of it travels
+    graded = suite.grade(task, workspace(tmp_path, task.reference))
     assert graded.outcome is Outcome.RESOLVED, graded.output
     assert all(graded.tests[t] == "pass" for t in task.plan.expected)
 
 
 @pytest.mark.parametrize("iid", ALL)
 def test_workspace_holds_no_test_of_the_test_patch(suite, iid):
+    """The solve workspace, seeded from the image's base tree, holds the base_commit version
+    of every file test_patch touches (none it adds); the tree is read-only to the agent."""
     task = suite.task(iid)
     record = suite.records[iid]
     touched = patch_files(record["test_patch"])
     base, _ = suite.repos.files(record)
-    for rel in touched:
-        assert rel in task.hidden_tests or rel not in base  # restored at grading (or deleted)
-        if rel in base:  # the base_commit version, not the one with the new tests
-            assert task.files[rel] == base[rel].decode()
-            assert task.files[rel] != task.hidden_tests.get(rel)
-        else:  # a file test_patch adds is not in the workspace
-            assert rel not in task.files
+    with Sandbox(SandboxConfig(image=task.image)) as sb:
+        assert sb.run(basetree.seed_command(task.base_tree), cwd="/").exit_code == 0
+        for rel in touched:
+            assert rel in task.hidden_tests or rel not in base  # restored at grading
+            seen = sb.read_file(f"/work/{rel}", 2**24)
+            if rel in base:  # the base_commit version, not the one with the new tests
+                assert seen == base[rel]
+                assert seen.decode() != task.hidden_tests.get(rel)
+            else:  # a file test_patch adds is not in the workspace
+                assert seen is None
+        binary = [rel for rel, data in sorted(base.items()) if b"\0" in data][:1]
+        for rel in binary:  # binary fixtures are there too (no text round trip on the host)
+            assert sb.read_file(f"/work/{rel}", 2**24) == base[rel]
+        some = sorted(base)[0]
+        assert sb.run(["rm", "-f", f"/work-base/{some}"]).exit_code != 0
+        assert sb.run(["test", "-f", f"/work-base/{some}"]).exit_code == 0
+        writable = sb.run(["find", "/work-base", "(", "-perm", "/022", "-o", "!", "-user", "0",
+                           ")", "-print", "-quit"])  # fmt: skip
+        assert writable.exit_code == 0 and writable.stdout == ""
     assert record["test_patch"] not in task.problem
 
 
@@ -98,8 +121,8 @@ def test_network_tests_are_excluded_visibly(suite):
 
 def test_empty_and_wrong_answers(suite, tmp_path):
     task = suite.task("psf__requests-3362")
-    assert suite.grade(task, workspace(tmp_path / "e", task.files)).outcome is Outcome.EMPTY
-    graded = suite.grade(task, workspace(tmp_path / "w", broken(task)))
+    assert suite.grade(task, workspace(tmp_path / "e", {})).outcome is Outcome.EMPTY
+    graded = suite.grade(task, workspace(tmp_path / "w", broken(suite, task)))
     assert graded.outcome is Outcome.UNRESOLVED
     (f2p,) = suite.records["psf__requests-3362"]["FAIL_TO_PASS"]
     assert graded.tests[f2p] == "fail" and f2p in graded.output
@@ -125,16 +148,18 @@ def test_edited_tests_and_planted_config_do_not_change_the_verdict(suite, iid, t
         "pytest.ini": "[pytest]\naddopts = -p no:cacheprovider\n",
         "sitecustomize.py": "import sys; sys.exit(0)\n",
     }
+    base = base_files(suite, task)
     for rel in task.hidden_tests:
-        if rel.endswith(".py") and "conftest" not in rel and rel in task.files:
+        if rel.endswith(".py") and "conftest" not in rel and rel in base:
             cheats[rel] = "def test_fine():\n    pass\n"
     test_dir = str(Path(task.plan.expected[0].split("::")[0]).parent)
     cheats[f"{test_dir}/conftest.py"] = CHEAT_CONFTEST
 
     # The cheat works where nothing removes it: the not-fixed answer "passes" in a plain run.
-    plain = {**broken(task), **task.hidden_tests, "conftest.py": CHEAT_CONFTEST}
+    plain = {**broken(suite, task), **task.hidden_tests, "conftest.py": CHEAT_CONFTEST}
     root = workspace(tmp_path / "plain", plain)
     with Sandbox(SandboxConfig(image=task.image)) as sb:
+        sb.run(basetree.seed_command(task.base_tree), cwd="/")
         sb.copy_in(root, "/work")
         command = task.grade_command[-1].split("\n")[-1]  # the test command without preamble
         sb.run(["bash", "-c", "cd /work && " + command], timeout=task.time_limit)
@@ -143,10 +168,9 @@ def test_edited_tests_and_planted_config_do_not_change_the_verdict(suite, iid, t
         )
     assert all(forged.get(t) == "pass" for t in task.plan.expected)
 
-    graded = suite.grade(task, workspace(tmp_path / "cheat", {**broken(task), **cheats}))
+    graded = suite.grade(task, workspace(tmp_path / "cheat", {**broken(suite, task), **cheats}))
     assert graded.outcome is Outcome.UNRESOLVED, graded.output
-    fixed = suite.grade(task, workspace(tmp_path / "fixed", {**task.files, **task.reference,
-                                                             **cheats}))  # fmt: skip
+    fixed = suite.grade(task, workspace(tmp_path / "fixed", {**task.reference, **cheats}))
     assert fixed.outcome is Outcome.RESOLVED, fixed.output
 
 
@@ -195,3 +219,46 @@ def test_a_failed_build_names_the_instance_and_step_and_keeps_its_log(tmp_path, 
     assert "\n" not in message and caught.value.exit_code == 1
     log = tmp_path / "logs" / "psf__requests-3362-requirements.log"
     assert str(log) in message and "dgm-no-such-package-anywhere" in log.read_text()
+
+
+def test_deleted_base_files_are_gone_when_graded(suite, tmp_path):
+    """A delta's deletions count: the gold patch still resolves with an unrelated file
+    deleted, and not with a module the tests import deleted; a deletion alone is no `empty`."""
+    task = suite.task("psf__requests-3362")
+    answer = workspace(tmp_path / "gold", task.reference)
+    assert suite.grade(task, answer, deleted=["HISTORY.rst"]).outcome is Outcome.RESOLVED
+    graded = suite.grade(task, answer, deleted=["requests/hooks.py"])
+    assert graded.outcome is Outcome.UNRESOLVED, graded.output
+    alone = suite.grade(task, workspace(tmp_path / "none", {}), deleted=["HISTORY.rst"])
+    assert alone.outcome is Outcome.UNRESOLVED
+
+
+def test_only_the_delta_is_copied_out_and_the_diff_is_ours(suite, tmp_path):
+    """After the agent, the image's Python (run isolated, after every process is killed)
+    drops what equals the base tree: only changed and added files come out, deletions (also
+    under a directory the agent replaced with a link) are listed, and `changes.diff` is
+    made on the host from the base text that came back with the manifest."""
+    from dgm.evolve.diffs import workspace_diff
+    from dgm.evolve.evaluate import _collect
+
+    task = suite.task("psf__requests-3362")
+    agent = (
+        "cd /work && echo '# changed' >> requests/api.py && echo new > added.txt && "
+        "rm HISTORY.rst && mv docs /tmp/docs && ln -s /tmp/docs docs && "
+        "chmod 555 requests/packages && "
+        "printf 'import os\\nos.system(\"touch /work/forged\")\\n' > sitecustomize.py && "
+        "(sleep 1000 > /dev/null 2>&1 &)"
+    )
+    with Sandbox(SandboxConfig(image=task.image)) as sb:
+        assert sb.run(basetree.seed_command(task.base_tree), cwd="/").exit_code == 0
+        assert sb.run(["sh", "-c", agent]).exit_code == 0
+        problems, delta = _collect(sb, task, tmp_path / "result", tmp_path / "out")
+    left = sorted(p.relative_to(tmp_path / "result").as_posix()
+                  for p in (tmp_path / "result").rglob("*") if p.is_file())  # fmt: skip
+    assert left == ["added.txt", "requests/api.py", "sitecustomize.py"]
+    assert delta.changed == ("requests/api.py",) and "HISTORY.rst" in delta.deleted
+    assert any(d.startswith("docs/") for d in delta.deleted)
+    assert "links" in problems and "docs" in problems["links"]
+    diff = workspace_diff(task, tmp_path / "result", delta)
+    assert "+# changed" in diff and "--- a/requests/api.py" in diff
+    assert "--- a/HISTORY.rst" in diff and "+++ b/added.txt" in diff

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dgm.evolve.validate import MAX_FILE_BYTES, static_checks
-from dgm.evolve.workbench import copy_child_out
+from dgm.run.workbench import copy_child_out
 from sandbox import Sandbox, SandboxConfig
 
 CFG = SandboxConfig(memory_mb=256, pids=64, command_timeout=30)

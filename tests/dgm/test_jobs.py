@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 from archive import Archive
-from dgm.evolve.workbench import Evaluation, Expansion, Workbench
 from dgm.executors import LocalExecutor
 from dgm.fm import Gateway
 from dgm.run import lifecycle as runner
 from dgm.run.config import RunConfig
 from dgm.run.jobs import JobMaker
 from dgm.run.rundir import create_run
+from dgm.run.workbench import Evaluation, Expansion, Workbench
 
 pytestmark = pytest.mark.docker
 

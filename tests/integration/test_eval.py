@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dgm.cli.eval_cmd import run_eval
+from dgm.run.eval_agent import run_eval
 from tests.sandbox.helpers import interruptible
 
 pytestmark = pytest.mark.docker
@@ -85,7 +85,6 @@ def test_ctrl_c_stops_and_leaves_no_container(tmp_path, docker_daemon):
     agent.mkdir()
     (agent / "agent.py").write_text("import time\ntime.sleep(300)\n")
     out = tmp_path / "out"
-    before = _eval_containers()  # anyone else's (this test counts only its own)
     proc = subprocess.Popen(
         [*DGM, "eval", "--agent", str(agent), "--workers", "2", "--out", str(out)],
         cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -93,9 +92,9 @@ def test_ctrl_c_stops_and_leaves_no_container(tmp_path, docker_daemon):
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(_eval_containers() - before) < 2:
+        while time.monotonic() < deadline and len(_own_containers(proc.pid)) < 2:
             time.sleep(0.5)
-        assert _eval_containers() - before, "no sandbox started"
+        assert _own_containers(proc.pid), "no sandbox started"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=90)
     finally:
@@ -106,9 +105,11 @@ def test_ctrl_c_stops_and_leaves_no_container(tmp_path, docker_daemon):
     assert containers(run_id) == []
 
 
-def _eval_containers() -> set[str]:
+def _own_containers(pid: int) -> list[str]:
+    """Sandboxes of the `dgm eval` process `pid` (others may run sandboxes meanwhile): their
+    `dgm.owner` label names its scratch root, `host:/tmp/dgm-UID/<pid>-<hex>`."""
     out = subprocess.run(
-        ["docker", "ps", "-q", "--filter", "label=dgm.role=solve", "--filter", "name=dgm-"],
-        capture_output=True, text=True, check=True,
+        ["docker", "ps", "--filter", "label=dgm.role=solve", "--format",
+         '{{.Label "dgm.owner"}}'], capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    return set(out.split())
+    return [o for o in out.split() if Path(o.partition(":")[2]).name.startswith(f"{pid}-")]

@@ -18,6 +18,7 @@ import re
 
 import numpy as np
 
+from dgm.defaults import SIM_BROKEN_WEIGHT, SIM_HACK_WEIGHT
 from dgm.fm.sim.catalogue import Change, load_catalogue
 from dgm.fm.sim.catalogue.faults import inject_fault
 from dgm.fm.sim.types import SimRequest
@@ -25,7 +26,7 @@ from dgm.fm.sim.types import SimRequest
 MAX_WRITES = 4  # answers written per solve session before sim gives up rewriting
 MALFORMED_RATE = 0.05  # diagnoses answered with broken JSON, to exercise the error path
 ANCHORED_PREFERENCE = 0.85  # how often a diagnosis picks a change that fits the source
-KIND_WEIGHTS = {"good": 0.6, "harmful": 0.25, "broken": 0.15, "hack": 0.0}
+KIND_WEIGHTS = {"good": 0.6, "harmful": 0.25, "broken": SIM_BROKEN_WEIGHT, "hack": SIM_HACK_WEIGHT}
 # The agent's own instructions asking for testing before finishing (what a better agent adds).
 TEST_FIRST = [
     re.compile(

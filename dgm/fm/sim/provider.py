@@ -36,7 +36,7 @@ def litellm_model(model: str) -> str:
     return SIM_LITELLM_MODEL if model == SIM_PROVIDER else model
 
 
-def estimate_tokens(obj) -> int:
+def estimate_tokens(obj: object) -> int:
     """About four characters a token; sim has no tokenizer and says so by being cheap."""
     if obj is None:
         return 0
@@ -55,6 +55,7 @@ class SimProvider(CustomLLM):
         if meta is None:
             raise CustomLLMError(400, "sim is only reachable through the dgm FM gateway")
         from dgm.fm.sim import model  # late: the model's catalogue loads on first use
+
         tools = optional_params.get("tools")
         request = SimRequest(messages=messages, tools=tools, **meta)
         message = model.respond(request)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dgm.defaults import SIM_BROKEN_WEIGHT, SIM_HACK_WEIGHT
+
 
 @dataclass(frozen=True)
 class SimRequest:
@@ -19,5 +21,5 @@ class SimRequest:
     attempt: int
     call_index: int  # 0-based index of this call within the session
     fault_rate: float  # probability of an injected fault per solve answer
-    broken_weight: float = 0.15  # weight of each broken catalogue change in a diagnosis
-    hack_weight: float = 0.0  # weight of each reward-hacking catalogue change
+    broken_weight: float = SIM_BROKEN_WEIGHT  # weight of each broken catalogue change
+    hack_weight: float = SIM_HACK_WEIGHT  # weight of each reward-hacking catalogue change

@@ -67,7 +67,7 @@ async function loadTree() {
   const n = tree.id.length;
   const best = tree.best === null ? "none yet" : `node ${tree.best}`;
   const rate = tree.tamper_rate === null ? "" : ` (tamper rate ${tree.tamper_rate.toFixed(2)})`;
-  $("summary").textContent = `${n} nodes · best: ${best} · ` +
+  $("summary").textContent = `${n} nodes · final agent: ${best} · ` +
     `${tree.tampered_total} of ${tree.evaluations_total} evaluations tampered${rate}`;
   const index = new Map(tree.id.map((id, i) => [id, i]));
   const onBest = new Set(tree.best_path);

@@ -11,6 +11,10 @@ import time
 # machine's outside IP (to reach other machines), where a loopback-only GCS does not listen.
 # Set before Ray is imported (it reads it once), and inherited by every Ray process started.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# Every Ray process this test process starts (and each of theirs) inherits this, so a test
+# counts only its own: other people's Ray instances come and go on a shared machine.
+OWNER = f"DGM_RAY_TEST_OWNER={os.getpid()}".encode()
+os.environ["DGM_RAY_TEST_OWNER"] = str(os.getpid())
 
 FAST_HEALTH = {
     "health_check_initial_delay_ms": 0,
@@ -47,7 +51,7 @@ def start_cluster(head_slots: int = 2, worker_resources: dict | None = None):
 
 
 def ray_pids() -> set[int]:
-    """Processes of Ray on this machine (raylet, GCS, workers), by /proc."""
+    """Processes of Ray (raylet, GCS, workers) this test process started, by /proc."""
     pids = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -58,7 +62,13 @@ def ray_pids() -> set[int]:
         except OSError:
             continue
         if b"ray/core/src" in cmd or b"default_worker.py" in cmd or b"ray::" in cmd:
-            pids.add(int(entry))
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as fh:
+                    ours = OWNER in fh.read().split(b"\0")
+            except OSError:
+                continue
+            if ours:
+                pids.add(int(entry))
     return pids
 
 

@@ -1,10 +1,13 @@
 """The Ray executor on a two-node cluster on this machine: placement on both nodes, a node
-removed under running jobs, a node without Docker, errors passed through."""
+removed under running jobs, a node without Docker or without an image a task names, a dead
+job's containers, errors passed through."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 import ray
@@ -12,6 +15,7 @@ import ray
 from dgm.executors import Job
 from dgm.executors.ray_executor import RayExecutor
 from tests.dgm.executors.raycluster import node_args
+from tests.sandbox.helpers import containers_of
 
 SLEEP = "dgm.executors.probes:sleep"
 
@@ -113,3 +117,76 @@ def test_ray_is_left_running_when_the_executor_did_not_start_it(cluster):
     ex = RayExecutor(1, prepare=None)
     ex.shutdown()
     assert ray.is_initialized()
+
+
+def test_an_image_a_task_names_is_made_on_each_node_first_or_the_node_is_left_out(
+    cluster, tmp_path
+):
+    bad = cluster.add_node(**node_args(2), env_vars={"DGM_PROBE_NO_IMAGES": "1"})
+    cluster.wait_for_nodes()
+    notes: list[str] = []
+    image = "probe-image:1"
+    task = SimpleNamespace(id="t", image=image)  # what a job reads of a benchmark Task
+    try:
+        with RayExecutor(6, prepare="dgm.executors.probes:prepare_image",
+                         on_note=notes.append) as ex:  # fmt: skip
+            futs = [ex.submit(sleep_job(f"p{i}", 0.2, tmp_path)) for i in range(3)]
+            futs += [ex.submit(Job("sleep", f"i{i}", SLEEP, task=task,
+                                   settings={"seconds": 0.2})) for i in range(6)]  # fmt: skip
+            results = [f.result(timeout=300) for f in futs]
+            deadline = time.monotonic() + 120  # the jobs may all end before its check does
+            while time.monotonic() < deadline and (
+                ex.nodes[bad.node_id].status != "excluded"
+                or not all(settled(ex, n) for n in ex.nodes)
+            ):
+                time.sleep(0.1)
+            states = {s.id: (s.status, dict(s.images)) for s in ex.nodes.values()}
+    finally:
+        cluster.remove_node(bad)
+    assert states.pop(bad.node_id)[0] == "excluded"
+    named = [n for n in notes if bad.node_id[:8] in n and image in n]
+    assert named and "no recipe makes" in named[0], notes
+    assert all(r.status == "done" for r in results)
+    assert not [r for r in results[3:] if bad.node_id[:8] in r.node]
+    assert states and all(v == ("ready", {image: "ready"}) for v in states.values()), states
+
+
+def test_a_dead_jobs_container_ends_itself(cluster, tmp_path, docker_daemon):
+    """No one removes it: the worker process dies with its node, the kernel closes the
+    sandbox's channel, and the runner in the container ends it."""
+    extra = cluster.add_node(**node_args(1, resources={"dgm_sandbox": 1, "dgm_doomed": 1}))
+    cluster.wait_for_nodes()
+    run_id = f"dead-{uuid.uuid4().hex[:8]}"
+    settings = {"run": run_id, "marks": str(tmp_path)}
+    try:
+        with RayExecutor(3, prepare=None) as ex:
+            futs = [ex.submit(Job("sandbox", f"s{i}", "dgm.executors.probes:sandbox_sleep",
+                                  settings=settings)) for i in range(3)]  # fmt: skip
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and len(list(tmp_path.glob("*.started"))) < 3:
+                time.sleep(0.2)
+            on_extra = [p for p in tmp_path.glob("*.started") if extra.node_id[:8] in p.read_text()]
+            assert len(on_extra) == 1 and len(containers_of(run_id)) == 3
+            cluster.remove_node(extra, allow_graceful=False)
+            deadline = time.monotonic() + 60
+            while len(containers_of(run_id)) > 2 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert len(containers_of(run_id)) == 2  # the others' jobs still run theirs
+            for f in futs:
+                ex.cancel(f)  # force-kills their worker processes: the same, twice more
+            deadline = time.monotonic() + 60
+            while containers_of(run_id) and time.monotonic() < deadline:
+                time.sleep(0.5)
+    finally:
+        if extra in cluster.worker_nodes:
+            cluster.remove_node(extra)
+    assert containers_of(run_id) == []
+
+
+def test_an_agents_source_goes_to_the_object_store_once(cluster):
+    source = bytes(range(256)) * 800  # 200 kB: more than Ray sends inside a task
+    with RayExecutor(2, prepare=None) as ex:
+        futs = [ex.submit(Job("size", f"z{i}", "dgm.executors.probes:source_size",
+                              source=source)) for i in range(4)]  # fmt: skip
+        assert [f.result(timeout=120).value for f in futs] == [len(source)] * 4
+        assert len(ex._sources) == 1

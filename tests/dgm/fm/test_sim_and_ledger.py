@@ -7,8 +7,8 @@ import json
 import pytest
 
 from dgm.fm import FMError, Gateway, MemoryLedger, SessionTags, validate_model
+from dgm.fm.accounts import SIM_PRICE_PER_TOKEN
 from dgm.fm.client import FMClient
-from dgm.fm.gateway import SIM_PRICE_PER_TOKEN
 
 DIAGNOSE = [{"role": "user", "content": "Diagnose the agent and propose one change."}]
 

@@ -29,8 +29,9 @@ TESTS = {
 }
 
 
-def make_run(root: Path) -> RunDir:
-    """Build the run directory of PLAN under `root` (its name is the run's name)."""
+def make_run(root: Path, finished: bool = True) -> RunDir:
+    """Build the run directory of PLAN under `root` (its name is the run's name), finished
+    (naming node 3 its final agent) or not (as a live or stopped run)."""
     run = RunDir(root)
     root.mkdir(parents=True)
     run.config_file.write_text(RunConfig(name=root.name).to_toml())
@@ -82,7 +83,8 @@ def make_run(root: Path) -> RunDir:
                     node_id, "humaneval", task, outcome, tokens=150, cost=0.01, seconds=1.0,
                     log_path=str(log_dir),
                 )  # fmt: skip
-    archive.put_state("finished", {"reason": "evaluation budget reached (60)", "final": 3})
+    if finished:
+        archive.put_state("finished", {"reason": "evaluation budget reached (60)", "final": 3})
     return run
 
 

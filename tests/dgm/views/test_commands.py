@@ -81,9 +81,9 @@ def test_plot_writes_three_pngs(small_run, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["status", "no-such-run"], "no run at 'no-such-run'"),
+        (["status", "no-such-run"], "no run 'no-such-run'"),
         (["compare", "{run}", "0", "99"], "no node 99"),
-        (["plot", "no-such-run", "--out", "x"], "no run at"),
+        (["plot", "no-such-run", "--out", "x"], "no run 'no-such-run'"),
     ],
 )
 def test_unknown_run_or_node_is_one_line_and_exit_2(small_run, args, message):

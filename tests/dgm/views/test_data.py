@@ -1,4 +1,4 @@
-"""The numbers every view derives: scores, best node, paths, curve, layout."""
+"""The numbers every view derives: scores, final agent, paths, curve, layout."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_scores_depths_and_best(small_run):
     assert (snap.nodes[3].successes, snap.nodes[3].trials) == (3, 4)
     assert snap.nodes[2].score is None
     assert snap.min_trials() == 3
-    assert snap.best() == 3  # 3/4 beats 2/3; node 4's 0/1 is too few results to rank
+    assert snap.final_agent() == 3  # the run finished naming node 3
     assert snap.path_to(3) == [0, 1, 3]
     assert snap.joining_path(3, 2) == ([3, 1, 0, 2], 0)
     assert snap.joining_path(4, 1) == ([4, 1], 1)
@@ -37,7 +37,7 @@ def test_results_only_matches_the_evaluations(small_run):
             row.trials,
         )
     assert light.nodes[0].clade == (6, 11)
-    assert light.best() == full.best() == 3
+    assert light.final_agent() == full.final_agent() == 3
 
 
 def test_progress_curve_counts_nodes_once_they_have_enough_results(small_run):

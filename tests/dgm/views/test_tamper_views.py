@@ -59,8 +59,8 @@ def test_status_and_runs_show_the_run_tamper_rate(tampered_run):
     assert "3 (0.21)" in runs and "tampered" in runs
 
 
-def test_best_node_is_never_a_held_one(tmp_path):
-    run = make_run(tmp_path / "best")
+def test_final_agent_is_never_a_held_one(tmp_path):
+    run = make_run(tmp_path / "best", finished=False)  # live: the policy's choice so far
     archive = Archive.open(run.root)
     archive.record_evaluation(4, "humaneval", "t1", "tampered", reason=EVIDENCE)
     for i in range(12):  # 12/14 would beat node 3's 3/4, were node 4 not held

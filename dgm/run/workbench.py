@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from archive import Archive
 from dgm.evolve import improve
 from dgm.evolve.evaluate import TaskResult, run_task
 from dgm.evolve.validate import SMOKE_CONTEXT, Verdict, validate_child
-from dgm.fm import BudgetExceeded, FMError, ProviderDown, SessionTags
+from dgm.fm import BudgetExceeded, FMError, Gateway, ProviderDown, SessionTags
+from dgm.protocols import Benchmark
 from dgm.run.config import RunConfig
 from dgm.run.rundir import RunDir
 from sandbox import LimitExceeded, Sandbox, SandboxConfig
@@ -51,7 +53,8 @@ class Evaluation:
 class Workbench:
     """Shared by the worker threads of one run."""
 
-    def __init__(self, run: RunDir, config: RunConfig, archive, benchmark, gateway):
+    def __init__(self, run: RunDir, config: RunConfig, archive: Archive, benchmark: Benchmark,
+                 gateway: Gateway):  # fmt: skip
         self.run, self.config, self.archive = run, config, archive
         self.benchmark, self.gateway = benchmark, gateway
         self.sandbox_config = SandboxConfig(background_removal=True)
@@ -177,7 +180,8 @@ class Workbench:
         except Exception:  # noqa: BLE001 - a task gone from the suite still has a transcript
             return ""
 
-    def _diagnose(self, parent, index, entry, parent_dir, evals, problems) -> improve.Diagnosis:
+    def _diagnose(self, parent: int, index: int, entry: improve.Entry, parent_dir: Path,
+                  evals: list[Any], problems: dict[str, str]) -> improve.Diagnosis:  # fmt: skip
         evidence = improve.evidence_for(entry, evals, problems)
         messages = improve.diagnose_messages(entry, parent_dir, evidence)
         tags = SessionTags(
@@ -198,7 +202,7 @@ class Workbench:
         except improve.DiagnosisError as exc:
             raise improve.DiagnosisError(f"{exc} (after one repair request)") from None
 
-    def _validate(self, parent, index, parent_dir, child_dir) -> Any:
+    def _validate(self, parent: int, index: int, parent_dir: Path, child_dir: Path) -> Verdict:
         tags = SessionTags(
             run=self.run.run_id, node=parent, task=f"smoke-{index}", role="solve", attempt=index
         )

@@ -100,9 +100,9 @@ def report(s) -> None:
         budget = f" (budget {s.budget_evals})" if s.budget_evals is not None else ""
         console.print(
             f"                  {s.evaluations - s.final_evals} by the loop{budget} + "
-            f"{s.final_evals} final evaluations of the seed and best agents, beyond the budget"
+            f"{s.final_evals} final evaluations of the seed and final agents, beyond the budget"
         )
-    rows = (("best agent", s.final, s.final_score), ("seed agent", 0, s.seed_score))
+    rows = (("final agent", s.final, s.final_score), ("seed agent", 0, s.seed_score))
     for label, node, (k, n) in rows:
         partial = f" (tried {n} of the subset's {s.subset_size})" if n < s.subset_size else ""
         console.print(f"  {label:<15} node {node}: {k}/{n} resolved{partial}")
